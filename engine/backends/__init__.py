@@ -1,0 +1,1 @@
+"""Text generation backends behind one interface (see base.py)."""

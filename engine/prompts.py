@@ -1,0 +1,37 @@
+"""Every prompt the engine sends to a model, in one place.
+
+The solve prompt asks for the antiderivative between <answer> tags as a plain expression. Worked
+examples are written in `x` only: examples written with a substitution variable `u` leak into small
+models' answers (measured: `-sin(u)/1` for `cos(x)`), see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from engine.backends.base import Chat
+
+SOLVE_SYSTEM = (
+    "You are an expert at calculus. Find an antiderivative of the given function of x. "
+    "Reply with the final answer only, as a plain expression in x using Python syntax "
+    "(** for powers, * for products, exp, log, sin, cos, tan, atan, asin, sqrt), between "
+    "<answer> and </answer>. Do not add a constant of integration. Do not use LaTeX."
+)
+
+SOLVE_EXAMPLES: list[tuple[str, str]] = [
+    ("x*cos(x)", "x*sin(x) + cos(x)"),
+    ("1/(x**2 + 4)", "atan(x/2)/2"),
+]
+
+
+def solve_user(integrand: str) -> str:
+    return f"Integrate: {integrand}"
+
+
+def solve_chat(integrand: str, examples: bool = True) -> Chat:
+    """The chat that asks a model for the antiderivative of `integrand`."""
+    chat: Chat = [{"role": "system", "content": SOLVE_SYSTEM}]
+    if examples:
+        for question, answer in SOLVE_EXAMPLES:
+            chat.append({"role": "user", "content": solve_user(question)})
+            chat.append({"role": "assistant", "content": f"<answer>{answer}</answer>"})
+    chat.append({"role": "user", "content": solve_user(integrand)})
+    return chat
