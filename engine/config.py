@@ -95,6 +95,15 @@ class TTRLConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Evaluation on a problem set (engine/evaluate.py)."""
+
+    samples: int = 4  # K for pass@1 (mean over K samples) and pass@K
+    batch_size: int = 16  # chats per Backend.generate call; bounds memory, keeps batching
+    temperature: float = 1.0  # sampled answers; greedy accuracy always uses temperature 0
+
+
+@dataclass
 class Config:
     """All settings of one run; saved as config.json in the run directory."""
 
@@ -105,6 +114,7 @@ class Config:
     variants: VariantConfig = field(default_factory=VariantConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     ttrl: TTRLConfig = field(default_factory=TTRLConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

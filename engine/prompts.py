@@ -35,3 +35,19 @@ def solve_chat(integrand: str, examples: bool = True) -> Chat:
             chat.append({"role": "assistant", "content": f"<answer>{answer}</answer>"})
     chat.append({"role": "user", "content": solve_user(integrand)})
     return chat
+
+
+DEFINITE_SYSTEM = (
+    "You are an expert at calculus. Evaluate the given definite integral. "
+    "Reply with the exact value only, as a plain expression using Python syntax "
+    "(** for powers, * for products, pi, E, sqrt, log), between <answer> and </answer>. "
+    "Do not use LaTeX."
+)
+
+
+def definite_chat(integrand: str, lower: str, upper: str) -> Chat:
+    """The chat that asks a model for the value of a definite integral (checked by value)."""
+    return [
+        {"role": "system", "content": DEFINITE_SYSTEM},
+        {"role": "user", "content": f"Evaluate the integral of {integrand} for x from {lower} to {upper}."},
+    ]
