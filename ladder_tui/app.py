@@ -1,0 +1,154 @@
+"""`ladder`: the Textual app. Three screens (solve, dashboard, runs) in modes, modal forms on top.
+
+The app process stays light: no torch, no model, no verifier. Work happens in `ladder engine …`
+children whose events the screens render; `ladder watch RUN_DIR` replays and follows a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.errors import LadderError
+from ladder_tui.engine_client import engine_argv
+from ladder_tui.screens.dashboard import DashboardScreen
+from ladder_tui.screens.export import ExportScreen
+from ladder_tui.screens.runs import RunsScreen
+from ladder_tui.screens.solve import SolveScreen
+from ladder_tui.screens.train_form import TrainFormScreen, TrainSettings, default_settings
+
+
+class LadderApp(App[None]):
+    """Solve integrals, train on them live, browse and export runs."""
+
+    TITLE = "ladder"
+    CSS_PATH = "app.tcss"
+    MODES = {"solve": SolveScreen, "dashboard": DashboardScreen, "runs": RunsScreen}
+    BINDINGS = [
+        Binding("f1", "switch_mode('solve')", "Solve"),
+        Binding("f2", "switch_mode('dashboard')", "Dashboard"),
+        Binding("f3", "switch_mode('runs')", "Runs"),
+        Binding("f5", "train", "Train"),
+        Binding("ctrl+e", "export", "Export"),
+    ]
+
+    def __init__(self, model: str | None = None, runs_dir: str | Path = "runs", watch: Path | None = None):
+        super().__init__()
+        self.model = model
+        self.runs_dir = Path(runs_dir)
+        self.watch_dir = watch
+        self.last_integrand: str | None = None  # the solve screen's latest parsed integral
+        self.sub_title = f"model {model or 'default'}"
+
+    def on_mount(self) -> None:
+        if self.watch_dir is not None:
+            self.open_run(self.watch_dir)
+        else:
+            self.switch_mode("solve")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Solve", "Type an integral and sample answers", lambda: self.switch_mode("solve"))
+        yield SystemCommand("Dashboard", "The live or replayed training dashboard", lambda: self.switch_mode("dashboard"))
+        yield SystemCommand("Runs", "Past runs and solve sessions", lambda: self.switch_mode("runs"))
+        yield SystemCommand("Train", "Start TTRL or LADDER training", self.action_train)
+        yield SystemCommand("Export", "Write this session or run as Markdown, JSON, LaTeX", self.action_export)
+
+    # ---- run directories -------------------------------------------------------------------
+
+    def new_run_dir(self, kind: str, subject: str = "") -> Path:
+        """A fresh, unused folder name under the runs folder: kind-date-time[-subject]."""
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", subject).strip("-")[:24]
+        base = self.runs_dir / "-".join(p for p in (kind, stamp, slug) if p)
+        path, n = base, 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        return path
+
+    def new_session_dir(self, kind: str, subject: str) -> Path:
+        """A run directory recording a solve session (config.json now, events as they come)."""
+        from engine.config import Config
+        from engine.runs import RunDir
+
+        cfg = Config(model=self.model) if self.model else Config()
+        return RunDir.create(self.new_run_dir(kind, subject), cfg).path
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def open_run(self, run_dir: Path, follow: bool = True) -> None:
+        """Replay a run in the dashboard (and follow it while it is still being written)."""
+        self.switch_mode("dashboard")
+        self.screen_stack[0].replay(Path(run_dir), follow=follow)
+
+    def on_solve_screen_integral_changed(self, message: SolveScreen.IntegralChanged) -> None:
+        self.last_integrand = message.integrand
+
+    def action_train(self, integrand: str | None = None) -> None:
+        integrand = integrand or self.last_integrand
+        self.push_screen(TrainFormScreen(default_settings(self.model, integrand)), self.start_training)
+
+    def start_ttrl(self, integrand: str) -> None:
+        self.action_train(integrand)
+
+    def start_training(self, settings: TrainSettings | None) -> None:
+        """Start `ladder engine ttrl|train …` for the form's settings and watch it live."""
+        if settings is None:
+            return
+        run_dir = self.new_run_dir(settings.mode, settings.integrand or Path(settings.problems).stem)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # Settings without a command-line flag reach the engine as a config override file.
+        overrides = run_dir / "settings.toml"
+        overrides.write_text(f"[grpo]\ngroup_size = {settings.group_size}\n\n[variants]\ndepth = {settings.depth}\n\n"
+                             f"[ttrl]\ndepth = {settings.depth}\nsteps = {settings.steps}\n")
+        args = ["--model", settings.model, "--steps", str(settings.steps), "--out", str(run_dir),
+                "--config", str(overrides)]
+        if settings.mode == "ttrl":
+            args = ([settings.integrand] if settings.integrand else ["--problems", settings.problems]) + args
+        else:
+            args = ["--problems", settings.problems] + args
+        self.switch_mode("dashboard")
+        self.screen_stack[0].start_engine(engine_argv(settings.mode, *args), run_dir)
+
+    def current_run_dir(self) -> Path | None:
+        """The run the user is looking at: the solve session or the dashboard's run."""
+        if self.current_mode == "solve":
+            return getattr(self.screen_stack[0], "session_dir", None)
+        if self.current_mode == "dashboard":
+            return getattr(self.screen_stack[0], "run_dir", None)
+        if self.current_mode == "runs":
+            return self.screen_stack[0].selected_run()
+        return None
+
+    def action_export(self) -> None:
+        run_dir = self.current_run_dir()
+        if run_dir is None or not (run_dir / "events.jsonl").exists():
+            self.notify("nothing to export yet: solve an integral or open a run", severity="warning")
+            return
+        self.export_run(run_dir)
+
+    def export_run(self, run_dir: Path) -> None:
+        self.push_screen(ExportScreen(run_dir))
+
+
+def cli_app(args: argparse.Namespace) -> int:
+    """`ladder [--model NAME] [--runs DIR]`: open the app."""
+    LadderApp(model=args.model, runs_dir=args.runs).run()
+    return 0
+
+
+def cli_watch(args: argparse.Namespace) -> int:
+    """`ladder watch RUN_DIR`: replay a run's dashboard, then follow it if it is still running."""
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "events.jsonl").is_file():
+        raise LadderError(f"{run_dir} has no events.jsonl: is it a run directory?")
+    LadderApp(model=getattr(args, "model", None), runs_dir=run_dir.parent, watch=run_dir).run()
+    return 0

@@ -1,0 +1,1 @@
+"""The app's screens: solve, dashboard, runs, and the modal forms."""

@@ -1,0 +1,200 @@
+"""The training / TTRL dashboard: variant tree, verification log, curves and the run header.
+
+Events arrive in bursts (a replay hands over hundreds at once), so they are only buffered on
+arrival; a timer folds the buffer into the RunState and redraws each affected widget once per
+frame. The source is either a live engine child (pause/resume/stop reach it over stdin) or a
+run's events.jsonl (replay, optionally following a headless run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, Tree
+
+from ladder_tui.engine_client import EngineProcess, follow_events
+from ladder_tui.state import RunState
+from ladder_tui.widgets.curves import Curves
+from ladder_tui.widgets.rollout_view import RolloutView
+from ladder_tui.widgets.run_header import RunHeader
+from ladder_tui.widgets.variant_tree import VariantTree
+from ladder_tui.widgets.verification_log import VerificationLog
+
+FLUSH_HZ = 25
+
+
+class DashboardScreen(Screen):
+    """Live or replayed view of one run."""
+
+    CSS_PATH = "dashboard.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("p", "toggle_pause", "Pause/resume"),
+        Binding("s", "stop", "Stop"),
+        Binding("slash", "filter", "Filter log"),
+        Binding("escape", "focus_tree", "Tree", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = RunState()
+        self.run_dir: Path | None = None
+        self.process: EngineProcess | None = None
+        self._buffer: list[dict[str, Any]] = []
+        self._selected: str | None = None
+        self._generation = 0  # bumps when a new source replaces the old one
+        self._pending: list[Callable[[], None]] = []  # sources given before the screen was mounted
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        yield Static("", id="run-error")
+        with Horizontal(id="dash-top"):
+            yield VariantTree(id="variant-tree")
+            yield Curves(id="curves")
+        with Horizontal(id="dash-bottom"):
+            yield VerificationLog(id="verification-log")
+            yield RolloutView(id="rollout-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / FLUSH_HZ, self.flush)
+        for selector, title in (("#variant-tree", "variants"), ("#curves", "curves"),
+                                ("#verification-log", "verification log"), ("#rollout-view", "rollouts")):
+            self.query_one(selector).border_title = title
+        self.query_one(VariantTree).focus()
+        self.query_one(RunHeader).show(self.state)
+        for start in self._pending:
+            start()
+        self._pending.clear()
+
+    def _when_mounted(self, start: Callable[[], None]) -> None:
+        if self.is_mounted:
+            start()
+        else:
+            self._pending.append(start)
+
+    # ---- sources -------------------------------------------------------------------------
+
+    def _reset(self, run_dir: Path | None) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.process = None
+        self._generation += 1
+        self._buffer.clear()
+        self._selected = None
+        self.state = RunState()
+        self.run_dir = run_dir
+        self.query_one(VariantTree).reset()
+        self.query_one(VerificationLog).show([])
+        self.query_one(Curves).show([])
+        self.query_one("#run-error", Static).update("")
+        self.remove_class("-crashed")
+        self.query_one(RunHeader).show(self.state)
+
+    def start_engine(self, argv: list[str], run_dir: Path | None) -> None:
+        """Run an engine child and show its events live."""
+        self._when_mounted(lambda: self._start_engine(argv, run_dir))
+
+    def _start_engine(self, argv: list[str], run_dir: Path | None) -> None:
+        self._reset(run_dir)
+        generation = self._generation
+        self.process = EngineProcess(argv, lambda e: self._receive(e, generation))
+        self._run_process(self.process)
+
+    @work(group="source")
+    async def _run_process(self, process: EngineProcess) -> None:
+        await process.run()
+
+    def replay(self, run_dir: Path, follow: bool = True) -> None:
+        """Show a run from its events.jsonl; with `follow`, keep up with a run still writing it."""
+        self._when_mounted(lambda: self._replay(run_dir, follow))
+
+    def _replay(self, run_dir: Path, follow: bool) -> None:
+        self._reset(run_dir)
+        self._follow(run_dir / "events.jsonl", follow, self._generation)
+
+    @work(group="source")
+    async def _follow(self, path: Path, follow: bool, generation: int) -> None:
+        await follow_events(path, lambda batch: self._receive_many(batch, generation), follow,
+                            should_stop=lambda: generation != self._generation)
+
+    def _receive(self, event: dict[str, Any], generation: int) -> None:
+        if generation == self._generation:
+            self._buffer.append(event)
+
+    def _receive_many(self, events: list[dict[str, Any]], generation: int) -> None:
+        if generation == self._generation:
+            self._buffer.extend(events)
+
+    # ---- drawing -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Fold the buffered events into the state and redraw what changed, once."""
+        if not self._buffer:
+            return
+        events, self._buffer = self._buffer, []
+        changes = self.state.apply_all(events)
+        if not changes:
+            return
+        tree = self.query_one(VariantTree)
+        if changes.new_variants:
+            tree.add_variants(changes.new_variants)
+        if changes.touched_variants:
+            tree.update_variants([self.state.variants[v] for v in changes.touched_variants])
+        if changes.new_rollouts:
+            self.query_one(VerificationLog).show(self.state.recent)
+            if self._selected in changes.touched_variants:
+                self.query_one(RolloutView).show(self.state.variants[self._selected])
+        if changes.steps:
+            self.query_one(Curves).show(self.state.steps)
+        if changes.errors:
+            self.add_class("-crashed")
+            self.query_one("#run-error", Static).update("✗ " + changes.errors[-1])
+            self.notify(changes.errors[-1].splitlines()[0], title="engine error", severity="error")
+        for log in changes.logs:
+            if log.get("level") in ("solved", "warning"):
+                self.notify(str(log.get("message")), severity="warning" if log["level"] == "warning" else "information")
+        self.query_one(RunHeader).show(self.state)
+
+    @on(Tree.NodeHighlighted, "#variant-tree")
+    def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._selected = event.node.data
+        if self._selected in self.state.variants:
+            self.query_one(RolloutView).show(self.state.variants[self._selected])
+
+    # ---- commands to the engine -----------------------------------------------------------
+
+    async def action_toggle_pause(self) -> None:
+        if self.process is None or not self.process.running:
+            self.notify("no live engine to pause (this is a replay or the run has ended)", severity="warning")
+            return
+        pausing = self.state.status != "paused"
+        if await self.process.send("pause" if pausing else "resume"):
+            self.state.status = "paused" if pausing else "running"
+            self.query_one(RunHeader).show(self.state)
+
+    async def action_stop(self) -> None:
+        if self.process is None or not self.process.running:
+            self.notify("no live engine to stop", severity="warning")
+            return
+        if await self.process.send("stop"):
+            self.state.status = "stopping"
+            self.query_one(RunHeader).show(self.state)
+            self.notify("stop sent: the engine writes a checkpoint and ends")
+
+    def action_filter(self) -> None:
+        self.query_one("#log-filter", Input).focus()
+
+    def action_focus_tree(self) -> None:
+        self.query_one(VariantTree).focus()
+
+    def on_unmount(self) -> None:
+        if self.process is not None:
+            self.process.kill()

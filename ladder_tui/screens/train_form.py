@@ -1,0 +1,102 @@
+"""The training settings form: TTRL on the current integral or LADDER on a problems file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from engine.config import Config
+
+
+@dataclass
+class TrainSettings:
+    """What the form asks for; the app turns it into an engine command line."""
+
+    mode: str  # ttrl | train
+    model: str
+    integrand: str
+    problems: str
+    steps: int
+    group_size: int
+    depth: int
+
+
+def default_settings(model: str | None, integrand: str | None) -> TrainSettings:
+    """Defaults from the engine's Config, so the form and the headless CLI agree."""
+    cfg = Config()
+    return TrainSettings(
+        mode="ttrl" if integrand else "train", model=model or cfg.model, integrand=integrand or "",
+        problems="", steps=cfg.ttrl.steps, group_size=cfg.grpo.group_size, depth=cfg.ttrl.depth,
+    )
+
+
+class TrainFormScreen(ModalScreen[TrainSettings | None]):
+    """Dismissed with the settings, or None when cancelled."""
+
+    CSS_PATH = "train_form.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, settings: TrainSettings, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        with Vertical(id="train-dialog"):
+            yield Label("Start training", id="train-title")
+            with Grid(id="train-grid"):
+                yield Label("what")
+                yield Select([("TTRL on one integral", "ttrl"), ("LADDER on a problems file", "train")],
+                             value=s.mode, allow_blank=False, id="train-mode")
+                yield Label("model")
+                yield Input(s.model, id="train-model")
+                yield Label("integral")
+                yield Input(s.integrand, placeholder="x*exp(x)", id="train-integrand")
+                yield Label("problems")
+                yield Input(s.problems, placeholder="problems.jsonl", id="train-problems")
+                yield Label("steps")
+                yield Input(str(s.steps), type="integer", id="train-steps")
+                yield Label("group size")
+                yield Input(str(s.group_size), type="integer", id="train-group")
+                yield Label("tree depth")
+                yield Input(str(s.depth), type="integer", id="train-depth")
+            yield Static("", id="train-error")
+            with Horizontal(id="train-buttons"):
+                yield Button("Start", variant="primary", id="train-start")
+                yield Button("Cancel", id="train-cancel")
+
+    @on(Button.Pressed, "#train-start")
+    @on(Input.Submitted)
+    def _start(self) -> None:
+        def value(widget_id: str) -> str:
+            return self.query_one(widget_id, Input).value.strip()
+
+        try:
+            steps, group, depth = (int(value(w)) for w in ("#train-steps", "#train-group", "#train-depth"))
+        except ValueError:
+            self.query_one("#train-error", Static).update("steps, group size and depth must be whole numbers")
+            return
+        mode = str(self.query_one("#train-mode", Select).value)
+        settings = TrainSettings(mode, value("#train-model"), value("#train-integrand"), value("#train-problems"),
+                                 steps, group, depth)
+        problem = None
+        if steps < 1 or group < 2 or depth < 0:
+            problem = "steps ≥ 1, group size ≥ 2, depth ≥ 0"
+        elif mode == "ttrl" and not settings.integrand and not settings.problems:
+            problem = "TTRL needs an integral or a problems file"
+        elif mode == "train" and not settings.problems:
+            problem = "LADDER training needs a problems file (JSONL, one integrand a line)"
+        if problem:
+            self.query_one("#train-error", Static).update(problem)
+            return
+        self.dismiss(settings)
+
+    @on(Button.Pressed, "#train-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,45 @@
+"""Reward and accuracy per step (textual-plotext), and the latest KL, loss and tokens/s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+
+def _num(value: Any, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, (int, float)) else "–"
+
+
+class Curves(Vertical):
+    """A chart of reward mean and accuracy over steps, and one line of the latest numbers."""
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot(id="curves-plot")
+        yield Static("waiting for the first step", id="curves-stats")
+
+    def on_mount(self) -> None:
+        self.show([])
+
+    def show(self, steps: list[dict[str, Any]]) -> None:
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("reward · accuracy per step")
+        xs = [int(s.get("step", i + 1)) for i, s in enumerate(steps)]
+        if steps:
+            plt.plot(xs, [float(s.get("reward_mean") or 0) for s in steps], label="reward", marker="braille")
+            plt.plot(xs, [float(s.get("accuracy") or 0) for s in steps], label="accuracy", marker="braille")
+        plt.ylim(0, 1.1)
+        plot.refresh()
+        if steps:
+            last = steps[-1]
+            self.query_one("#curves-stats", Static).update(
+                f"step {last.get('step')}  reward {_num(last.get('reward_mean'), '.3f')}"
+                f"  acc {_num(last.get('accuracy'), '.2f')}  KL {_num(last.get('kl'), '.4f')}"
+                f"  loss {_num(last.get('loss'), '.4f')}  {_num(last.get('tokens_per_s'), '.1f')} tok/s"
+            )

@@ -1,0 +1,59 @@
+"""Every verified rollout, newest first, bounded, with a filter box."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input
+
+MAX_ROWS = 200  # a bounded table keeps redraws cheap during bursts
+MAX_CELL = 40
+
+
+def _cut(text: Any, width: int = MAX_CELL) -> str:
+    s = " ".join(str(text if text is not None else "–").split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+class VerificationLog(Vertical):
+    """Rollout rows: step, variant, answer, verdict, reward."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rows: list[dict[str, Any]] = []
+        self._filter = ""
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter the log (variant, answer, verdict)", id="log-filter")
+        table = DataTable(id="log-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("step", "variant", "answer", "verdict", "reward")
+        yield table
+
+    def show(self, rollouts: Iterable[dict[str, Any]]) -> None:
+        """Redraw from the run's recent rollouts (oldest first, as the state keeps them)."""
+        self._rows = list(rollouts)
+        self._redraw()
+
+    @on(Input.Changed, "#log-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value.strip().lower()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        shown = 0
+        for r in reversed(self._rows):
+            verdict = "✓ ok" if r.get("ok") else f"✗ {r.get('reason') or 'wrong'}"
+            cells = (str(r.get("step", "")), _cut(r.get("variant"), 12), _cut(r.get("answer")), _cut(verdict),
+                     f"{float(r.get('reward') or 0):.2f}")
+            if self._filter and self._filter not in " ".join(cells).lower():
+                continue
+            table.add_row(*cells)
+            shown += 1
+            if shown >= MAX_ROWS:
+                break
