@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.errors import LadderError
-from ladder_tui.engine_client import engine_argv
+from ladder_tui.engine_client import default_engine_cmd, engine_argv
 from ladder_tui.screens.dashboard import DashboardScreen
 from ladder_tui.screens.export import ExportScreen
 from ladder_tui.screens.runs import RunsScreen
@@ -36,12 +36,14 @@ class LadderApp(App[None]):
         Binding("f2", "switch_mode('dashboard')", "Dashboard"),
         Binding("f3", "switch_mode('runs')", "Runs"),
         Binding("f5", "train", "Train"),
-        Binding("ctrl+e", "export", "Export"),
+        Binding("ctrl+s", "export", "Export"),
     ]
 
-    def __init__(self, model: str | None = None, runs_dir: str | Path = "runs", watch: Path | None = None):
+    def __init__(self, model: str | None = None, runs_dir: str | Path = "runs", watch: Path | None = None,
+                 engine_cmd: list[str] | None = None):
         super().__init__()
         self.model = model
+        self.engine_cmd = engine_cmd or default_engine_cmd()  # tests point this at a scripted engine
         self.runs_dir = Path(runs_dir)
         self.watch_dir = watch
         self.last_integrand: str | None = None  # the solve screen's latest parsed integral
@@ -116,7 +118,7 @@ class LadderApp(App[None]):
         else:
             args = ["--problems", settings.problems] + args
         self.switch_mode("dashboard")
-        self.screen_stack[0].start_engine(engine_argv(settings.mode, *args), run_dir)
+        self.screen_stack[0].start_engine(engine_argv(settings.mode, *args, engine_cmd=self.engine_cmd), run_dir)
 
     def current_run_dir(self) -> Path | None:
         """The run the user is looking at: the solve session or the dashboard's run."""

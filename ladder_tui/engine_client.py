@@ -30,9 +30,14 @@ REPLAY_CHUNK = 400  # events parsed between yields to the event loop, so key pre
 FOLLOW_POLL_S = 0.25
 
 
-def engine_argv(subcommand: str, *args: str) -> list[str]:
+def default_engine_cmd() -> list[str]:
+    """`ladder engine` through this interpreter, so it works from a venv without PATH set up."""
+    return [sys.executable, "-m", "engine.cli", "engine"]
+
+
+def engine_argv(subcommand: str, *args: str, engine_cmd: list[str] | None = None) -> list[str]:
     """The command line of an engine child running `ladder engine SUBCOMMAND ARGS…`."""
-    return [sys.executable, "-m", "engine.cli", "engine", subcommand, *args]
+    return [*(engine_cmd or default_engine_cmd()), subcommand, *args]
 
 
 class EngineProcess:
@@ -66,10 +71,12 @@ class EngineProcess:
         await asyncio.gather(self._read_stdout(), self._read_stderr())
         self.returncode = await self._proc.wait()
         if not self.finished:
-            tail = "\n".join(self.stderr_tail) or "no output on stderr"
+            # The last stderr line is usually the one that explains it ("ladder: error: …").
+            last = self.stderr_tail[-1] if self.stderr_tail else "no output on stderr"
+            tail = "\n".join(list(self.stderr_tail)[:-1])
             self.on_event({
                 "type": "error", "t": time.time(),
-                "message": f"the engine exited with code {self.returncode} before finishing:\n{tail}",
+                "message": f"engine exited with code {self.returncode}: {last}" + (f"\n{tail}" if tail else ""),
             })
             self.on_event({"type": "run_finished", "t": time.time(), "status": "error"})
         return self.returncode

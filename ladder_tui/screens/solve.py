@@ -45,7 +45,7 @@ class SolveScreen(Screen):
     CSS_PATH = "solve.tcss"
     BINDINGS = [
         Binding("ctrl+t", "ttrl", "TTRL on it"),
-        Binding("ctrl+x", "stop", "Stop"),
+        Binding("escape", "stop", "Stop"),
         Binding("ctrl+l", "clear", "Clear"),
     ]
 
@@ -67,11 +67,11 @@ class SolveScreen(Screen):
             yield Label("dx", id="dx")
         with Horizontal(id="options-row"):
             yield Label("from")
-            yield Input(placeholder="lower", id="lower", classes="bound")
+            yield Input(placeholder="lower", id="lower", classes="bound", compact=True)
             yield Label("to")
-            yield Input(placeholder="upper", id="upper", classes="bound")
+            yield Input(placeholder="upper", id="upper", classes="bound", compact=True)
             yield Label("samples")
-            yield Input(str(DEFAULT_SAMPLES), id="samples", type="integer", classes="bound")
+            yield Input(str(DEFAULT_SAMPLES), id="samples", type="integer", classes="bound", compact=True)
         yield ParsePreview(HINT, id="preview")
         yield Static("Enter: sample answers · Ctrl+T: test-time RL on this integral", id="solve-status")
         yield VerticalScroll(id="answers")
@@ -134,7 +134,7 @@ class SolveScreen(Screen):
             self.notify("the integral does not parse yet", severity="warning")
             return
         if self.process is not None and self.process.running:
-            self.notify("still solving: Ctrl+X stops it", severity="warning")
+            self.notify("still solving: Esc stops it", severity="warning")
             return
         samples = self.query_one("#samples", Input).value.strip() or str(DEFAULT_SAMPLES)
         args = [frame.integrand, "--samples", samples]
@@ -147,7 +147,7 @@ class SolveScreen(Screen):
         self.session_dir = self.app.new_session_dir("solve", frame.integrand)
         self._started = time.monotonic()
         self.query_one("#solve-status", Static).update(f"sampling {samples} answers to ∫ {frame.integrand} dx …")
-        self.process = EngineProcess(engine_argv("solve", *args), self._buffer.append)
+        self.process = EngineProcess(engine_argv("solve", *args, engine_cmd=self.app.engine_cmd), self._buffer.append)
         self._run(self.process)
 
     @work(group="engine")
@@ -192,7 +192,7 @@ class SolveScreen(Screen):
         elapsed = time.monotonic() - self._started
         hint = "" if ok else " · Ctrl+T runs test-time RL on it"
         self.query_one("#solve-status", Static).update(
-            f"{ok}/{len(self.samples)} verified in {elapsed:.1f} s{hint} · Ctrl+E exports")
+            f"{ok}/{len(self.samples)} verified in {elapsed:.1f} s{hint} · Ctrl+S exports")
 
     def action_clear(self) -> None:
         self.samples = []
