@@ -30,12 +30,12 @@ class ExportScreen(ModalScreen[list[Path]]):
             yield Label(f"Export {self.run_dir.name}", id="export-title")
             with Horizontal(id="export-formats"):
                 for key, name in FORMATS:
-                    yield Checkbox(name, value=True, id=f"fmt-{key}")
+                    yield Checkbox(name, value=True, id=f"fmt-{key}", compact=True)
             yield Label("folder")
-            yield Input(str(self.run_dir / "export"), id="export-dir")
+            yield Input(str(self.run_dir / "export"), id="export-dir", compact=True)
             with Horizontal(id="export-buttons"):
-                yield Button("Export", variant="primary", id="export-go")
-                yield Button("Close", id="export-close")
+                yield Button("Export", variant="primary", id="export-go", compact=True)
+                yield Button("Close", id="export-close", compact=True)
             yield Static("", id="export-result", markup=False)
 
     def on_mount(self) -> None:

@@ -9,7 +9,6 @@ under the runs folder so it can be reopened and exported like any run.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,8 @@ class SolveScreen(Screen):
         self.samples: list[dict[str, Any]] = []
         self._buffer: list[dict[str, Any]] = []
         self._cards: dict[int, AnswerCard] = {}
-        self._started = 0.0
+        self._first_t: float | None = None  # event time of the first event, for a replay-stable duration
+        self._last_t: float | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="integral-row"):
@@ -145,7 +145,7 @@ class SolveScreen(Screen):
         self.action_clear()
         self.solving = frame
         self.session_dir = self.app.new_session_dir("solve", frame.integrand)
-        self._started = time.monotonic()
+        self._first_t = self._last_t = None
         self.query_one("#solve-status", Static).update(f"sampling {samples} answers to ∫ {frame.integrand} dx …")
         self.process = EngineProcess(engine_argv("solve", *args, engine_cmd=self.app.engine_cmd), self._buffer.append)
         self._run(self.process)
@@ -168,6 +168,9 @@ class SolveScreen(Screen):
                         f.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
         for event in events:
             kind = event.get("type")
+            if isinstance(event.get("t"), (int, float)):
+                self._first_t = event["t"] if self._first_t is None else self._first_t
+                self._last_t = event["t"]
             if kind == "token":
                 self._card(int(event.get("sample") or 0), answers).add_tokens(str(event.get("text", "")))
             elif kind == "sample":
@@ -181,6 +184,10 @@ class SolveScreen(Screen):
                 self._finished()
         answers.scroll_end(animate=False)
 
+    def show_events(self, events: list[dict[str, Any]]) -> None:
+        """Render events as if an engine child had sent them (replays, demos, screenshots)."""
+        self._buffer.extend(events)
+
     def _card(self, index: int, answers: VerticalScroll) -> AnswerCard:
         if index not in self._cards:
             self._cards[index] = AnswerCard(index)
@@ -189,7 +196,7 @@ class SolveScreen(Screen):
 
     def _finished(self) -> None:
         ok = sum(bool(s.get("ok")) for s in self.samples)
-        elapsed = time.monotonic() - self._started
+        elapsed = (self._last_t or 0.0) - (self._first_t or 0.0)
         hint = "" if ok else " · Ctrl+T runs test-time RL on it"
         self.query_one("#solve-status", Static).update(
             f"{ok}/{len(self.samples)} verified in {elapsed:.1f} s{hint} · Ctrl+S exports")
