@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-variants", type=int, default=None)
     p.add_argument("--no-variants", action="store_true", help="RL on the problems themselves (ablation)")
     p.add_argument("--eval-problems", default=None, metavar="FILE.jsonl", help="held-out set evaluated during training")
+    p.add_argument("--use-vllm", action="store_true", help="--backend trl: rollouts by vLLM (GPU, `pip install vllm`)")
+    p.add_argument("--vllm-mode", choices=["colocate", "server"], default=None, help="--backend trl with --use-vllm (default colocate)")
     _json_arg(p)
     p.set_defaults(handler="engine.ladder:cli_train")
 

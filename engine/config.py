@@ -85,6 +85,18 @@ class GRPOConfig:
 
 
 @dataclass
+class TRLConfig:
+    """TRL's GRPOTrainer backend (engine/rl/trl_backend.py); GRPO hyperparameters come from [grpo]."""
+
+    loss_type: str = "dapo"  # token-level loss averaged over the batch, as engine/rl/grpo.py does
+    grad_accum: int = 1  # micro-batches per optimizer step (GPU memory); completions/step unchanged
+    use_vllm: bool = False  # TRL's vLLM rollouts (GPU only, `pip install vllm`)
+    vllm_mode: str = "colocate"  # colocate (shares the training GPUs) | server (`trl vllm-serve`)
+    vllm_gpu_memory_utilization: float = 0.3  # colocate only
+    rollout_events: int = 64  # rollout events per step written by the main process (all are scored)
+
+
+@dataclass
 class TTRLConfig:
     """Test-time RL (engine/ttrl.py)."""
 
@@ -114,6 +126,7 @@ class Config:
     variants: VariantConfig = field(default_factory=VariantConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     ttrl: TTRLConfig = field(default_factory=TTRLConfig)
+    trl: TRLConfig = field(default_factory=TRLConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
