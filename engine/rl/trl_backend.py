@@ -64,6 +64,13 @@ def grpo_args(cfg: Config, run: RunDir, steps: int, device: str, num_processes: 
     """The GRPOConfig (TRL training arguments) equivalent to our Config."""
     from trl import GRPOConfig
 
+    return GRPOConfig(**grpo_kwargs(cfg, run, steps, device, num_processes))
+
+
+def grpo_kwargs(cfg: Config, run: RunDir, steps: int, device: str, num_processes: int) -> dict[str, Any]:
+    """The GRPOConfig fields for our Config (a dict, so the CUDA mapping is testable on a CPU box)."""
+    import torch
+
     g, s, t = cfg.grpo, cfg.sample, cfg.trl
     completions = g.prompts_per_step * g.group_size
     per_step = num_processes * t.grad_accum
@@ -72,10 +79,8 @@ def grpo_args(cfg: Config, run: RunDir, steps: int, device: str, num_processes: 
             f"prompts_per_step x group_size = {completions} completions per step cannot be split over "
             f"{num_processes} process(es) x grad_accum {t.grad_accum}; change [grpo] prompts_per_step"
         )
-    import torch
-
     dtype = pick_dtype(device)
-    return GRPOConfig(
+    return dict(
         output_dir=str(run.path / WORK_DIR),
         max_steps=steps,
         per_device_train_batch_size=completions // per_step,
@@ -151,8 +156,9 @@ def train(
     events = sink if main else null_sink()
     control = control or Control()
     rows = records(pool)
-    if not rows:
-        raise LadderError("the variant pool is empty: nothing to train on")
+    if len(rows) < cfg.grpo.prompts_per_step:  # TRL's sampler would yield no batch at all
+        raise LadderError(f"the variant pool has {len(rows)} prompts, fewer than one step's "
+                          f"{cfg.grpo.prompts_per_step} ([grpo] prompts_per_step)")
 
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None and not (checkpoint / "trainer_state.json").exists():
@@ -170,8 +176,10 @@ def train(
 
     reward = VerifierReward(cfg, sink=events, max_events=cfg.trl.rollout_events)
     watcher = _EventCallback(run, events, control, reward, state, cfg)
+    with state.main_process_first():  # a GGUF model is converted once, by the main process
+        model_dir = hf_model_dir(cfg.model)
     trainer = GRPOTrainer(
-        model=str(hf_model_dir(cfg.model)),
+        model=str(model_dir),
         reward_funcs=reward,
         args=grpo_args(cfg, run, steps, device, state.num_processes),
         train_dataset=Dataset.from_list(rows),
