@@ -23,14 +23,23 @@ from engine.errors import LadderError
 
 @dataclass
 class VerifyConfig:
-    """The numerical verifier (engine/verify.py)."""
+    """The numerical verifier (engine/verify.py; its docstring states the decision rule)."""
 
     timeout_s: float = 2.0  # paper: 2 s per check
-    retries: int = 3  # paper: 3 retries when points land on singularities
-    points: int = 5  # paper: 5 random points ...
-    domain: float = 10.0  # ... in [-10, 10]
-    rel_tol: float = 1e-2  # paper's tolerance; our rule is stricter, see verify.py
+    retries: int = 3  # paper: 3 retries; here: extra sampling rounds when too few points are usable
+    points: int = 5  # paper: 5 random points; here: the paper's interval checks run on 5 intervals
+    domain: float = 10.0  # paper: points in [-10, 10]
+    interval_width: float = 0.1  # paper: intervals of width 0.1
+    rel_tol: float = 1e-2  # paper's tolerance (accepts x1.009); kept for comparison only
+    round_points: int = 40  # points drawn per sampling round for the derivative check
+    min_points: int = 8  # agreeing points needed to accept
+    float_rtol: float = 1e-9  # float64 first pass: |F' - f| <= float_rtol * max(|F'|, |f|)
+    mp_dps: int = 30  # mpmath digits used to confirm any point the float pass does not settle
+    mp_rtol: float = 1e-20  # relative tolerance at mp_dps (and at 2 * mp_dps for cancellation)
+    interval_rtol: float = 1e-7  # |F(b) - F(a) - quad| relative to the quadrature's size
+    definite_rtol: float = 1e-8  # definite integrals: |answer - quad| <= definite_rtol * max(1, |quad|)
     workers: int = 0  # 0 = one per core
+    boxed_fallback: bool = False  # answer.extract: fall back to the last \boxed{...} when no <answer> tag
 
 
 @dataclass
@@ -58,6 +67,18 @@ class VariantConfig:
     temperatures: tuple[float, ...] = (0.8, 1.0, 1.2, 1.4)  # paper: cycled over 0.8-1.4
     source: str = "both"  # llm | symbolic | both
     reference_timeout_s: float = 5.0  # sympy reference antiderivative, statistics only
+    references: bool = False  # compute those references while building (costs up to the timeout each)
+    reference_workers: int = 0  # 0 = one per core
+    max_tokens: int = 320  # one batch of variants per prompt
+    max_ops: int = 60  # proposals bigger than this (sympy count_ops) are dropped as garbage
+    max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
+    # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).
+    pool_min_attempts: int = 4  # fewer attempts than this: the rate is unknown, keep exploring
+    pool_unseen_weight: float = 1.0  # unknown rate
+    pool_edge_weight: float = 4.0  # added at rate 0.5, scaled by 4*p*(1-p)
+    pool_saturated_weight: float = 0.1  # rate 0 or 1 after enough attempts: rarely revisited
+    pool_depth_weight: float = 1.25  # per level deeper (deeper = easier), so leaves get drawn early
+    pool_recency_window: int = 4  # a variant drawn d draws ago weighs min(1, (d+1)/window)
 
 
 @dataclass

@@ -1,0 +1,745 @@
+"""Variant trees: a hard integral becomes a tree of easier (and some equivalent) variants.
+
+LADDER's first half (Simonds & Yoshiyama, arXiv 2503.00735). `build_tree` grows the tree level by
+level, breadth first, from two generators:
+
+- the LLM, with the paper's recipe: each prompt names 3-5 transformations sampled from the easier
+  or the equivalent library (70% / 30%), a rotating persona, asks for a batch of 10 variants, and
+  the temperature cycles over 0.8-1.4 (prompts in engine/prompts.py);
+- the symbolic generator (engine/symbolic.py): operators on the sympy tree that are easier or
+  equivalent by construction and always reach trivial leaves such as x**2, sin(x) or exp(x).
+
+Every proposal goes through `engine.expr` (the only door for model text) after `salvage` has cut
+it out of prose, numbering, LaTeX, `integrate(...)` wrappers or `∫ … dx`. Unparsable proposals,
+constants, expressions without x, duplicates (up to canonical form and a constant factor) and
+anything equal to an evaluation problem (`exclude`) are dropped and counted in `TreeStats`.
+
+During training `VariantPool` tracks each variant's solve rate and samples those at the edge of
+the model's ability (rate strictly between 0 and 1), exploring unseen ones; the paper lists this
+adaptive sampling as future work.
+
+    tree = build_tree("x**2*exp(x)*sin(x)", backend=backend, cfg=Config().variants)
+    pool = VariantPool(tree, cfg=Config().variants)
+    for node in pool.sample(k, rng):          # k variants to roll out this step
+        ...
+        pool.record(node.id, ok)               # once per verified (or failed) completion
+"""
+
+from __future__ import annotations
+
+import argparse
+import cmath
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import sympy as sp
+
+from engine import prompts, symbolic
+from engine.backends.base import Backend, GenerationParams
+from engine.config import Config, VariantConfig
+from engine.errors import LadderError
+from engine.events import Control, EventSink
+from engine.expr import ParseError, parse_integrand
+
+KINDS = ("root", "easier", "equivalent")
+SOURCES = ("user", "llm", "symbolic")
+
+
+@dataclass
+class Node:
+    """One variant. `integrand` is a canonical string `engine.expr.parse` reads back to the same
+    expression; `reference` is a sympy antiderivative for statistics only, never the reward."""
+
+    id: str
+    parent: str | None
+    depth: int
+    kind: str  # root | easier | equivalent
+    source: str  # user | llm | symbolic
+    integrand: str
+    reference: str | None = None
+    via: str = ""  # the symbolic operator, or "llm:<temperature>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def event_fields(self) -> dict[str, Any]:
+        """The fields of the `variant` event (engine/events.py)."""
+        return {k: getattr(self, k) for k in ("id", "parent", "depth", "kind", "source", "integrand")}
+
+
+# Why a proposal was not added, in the order the checks run.
+OUTCOMES = ("accepted", "unparsable", "too_big", "no_x", "excluded", "duplicate", "unused")
+
+
+@dataclass
+class SourceStats:
+    """What happened to one generator's proposals. `unused` ones were valid and new but the
+    count limit was reached first."""
+
+    proposals: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: {o: 0 for o in OUTCOMES})
+    seconds: float = 0.0
+    prompts: int = 0
+
+    def share(self, *outcomes: str) -> float:
+        return sum(self.outcomes[o] for o in outcomes) / self.proposals if self.proposals else 0.0
+
+
+@dataclass
+class TreeStats:
+    """Per-level counts and the fate of the proposals of each source."""
+
+    per_level: dict[int, int] = field(default_factory=dict)
+    sources: dict[str, SourceStats] = field(default_factory=lambda: {"llm": SourceStats(), "symbolic": SourceStats()})
+    seconds: float = 0.0
+
+    def count(self, source: str, outcome: str, delta: int = 1) -> None:
+        self.sources[source].outcomes[outcome] += delta
+
+    def summary(self) -> dict[str, Any]:
+        """Flat numbers for JSON output and benchmarks: shares are over all proposals of a source."""
+        out: dict[str, Any] = {"per_level": {str(k): v for k, v in sorted(self.per_level.items())},
+                               "seconds": round(self.seconds, 3)}
+        for name, s in self.sources.items():
+            if not s.proposals:
+                continue
+            out[name] = {
+                "proposals": s.proposals,
+                "parsed": round(1 - s.share("unparsable"), 4),
+                "valid": round(s.share("accepted", "unused"), 4),
+                "duplicate": round(s.share("duplicate"), 4),
+                "dropped": round(s.share("unparsable", "too_big", "no_x", "excluded"), 4),
+                "outcomes": dict(s.outcomes),
+                "prompts": s.prompts,
+                "seconds": round(s.seconds, 3),
+            }
+        return out
+
+
+@dataclass
+class Tree:
+    """`build_tree_stats`'s result: the nodes, root first, and the statistics."""
+
+    nodes: list[Node]
+    stats: TreeStats
+
+
+# --- salvaging model output ----------------------------------------------------------------------
+
+_TAGS = re.compile(r"</?\s*(?:answer|variants?|think)\s*>", re.I)
+_BULLET = re.compile(r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*•]\s+|#+\s*)\s*")
+_LABEL = re.compile(r"^\s*(?:\*\*)?(?:variant|easier|equivalent|problem|integrand|answer|example)[^:]{0,30}:\s*", re.I)
+_WRAPPER = re.compile(r"\b(?:integrate|Integral|int)\s*\(", re.I)
+_INTEGRAL_SIGN = re.compile(r"\\int(?:_\{?[^\s{}]*\}?\^?\{?[^\s{}]*\}?)?|∫")
+_DX = re.compile(r"(?:\\[,;! ]|\s)*\\?(?:mathrm\{d\}|d)\s*x\s*[.,;]?\s*$")
+_HALF_TAIL = re.compile(r"[\s+\-*/^,(]+$")
+
+
+def _unwrap_call(text: str) -> str:
+    """integrate(f, x) / Integral(f, (x, 0, 1)) -> f: the first argument at depth 0."""
+    m = _WRAPPER.search(text)
+    if not m:
+        return text
+    depth, start = 0, m.end()
+    for i in range(start, len(text)):
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return text[start:i]
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return text[start:i]
+    return text[start:]
+
+
+def _close_half(text: str) -> str:
+    """A half-written expression: drop a dangling operator, close open parentheses."""
+    text = _HALF_TAIL.sub("", text)
+    opened = text.count("(") - text.count(")")
+    return text + ")" * opened if opened > 0 else text
+
+
+def salvage(text: str) -> list[str]:
+    """Cut candidate expressions out of one model completion: one per line (or `;`), with
+    numbering, labels, backticks, `∫ … dx`, `integrate(…)` wrappers and dangling tails removed.
+    The pieces are still untrusted text: they go to `engine.expr` next."""
+    out = []
+    for line in re.split(r"[\n;]+", _TAGS.sub("\n", text)):
+        line = _BULLET.sub("", line.strip().strip("`"))
+        line = _LABEL.sub("", line).strip().strip("`").strip()
+        if not line or not re.search(r"x|\d", line):
+            continue  # headings and chatter, not proposals
+        line = _unwrap_call(line)
+        line = _INTEGRAL_SIGN.sub("", line)
+        line = _DX.sub("", line.strip().rstrip("$").rstrip()).strip()
+        line = _close_half(line.strip().strip("$").strip())
+        if line:
+            out.append(line)
+    return out
+
+
+def parse_proposal(text: str) -> sp.Expr | None:
+    """The expression in `text`, or None. Tries the whole text, then its longest prefix that
+    parses (prose after the expression: "x*exp(x)  (drop the square)")."""
+    try:
+        return parse_integrand(text)
+    except ParseError:
+        pass
+    words = text.split()
+    for end in range(len(words) - 1, 0, -1):
+        try:
+            return parse_integrand(_close_half(" ".join(words[:end])))
+        except ParseError:
+            continue
+    return None
+
+
+# --- filtering ----------------------------------------------------------------------------------
+
+class Registry:
+    """The keys already in the tree, the evaluation problems to keep out, and the checks."""
+
+    def __init__(self, cfg: VariantConfig, exclude: Iterable[str] = ()):
+        self.cfg = cfg
+        self.seen: set[str] = set()
+        self.exclude_keys: set[str] = set()
+        self.exclude_values: list[list[complex]] = []
+        for text in exclude:
+            try:
+                expr = symbolic.canonical(parse_integrand(text), cfg.max_exponent)
+            except (ParseError, symbolic.TooBig):
+                continue  # an evaluation problem we cannot read cannot be matched either
+            self.exclude_keys.add(symbolic.key(expr))
+            if (values := _values(expr)) is not None:
+                self.exclude_values.append(values)
+
+    def screen(self, expr: sp.Expr | None) -> tuple[str, sp.Expr | None]:
+        """(outcome, canonical expression) for a parsed proposal (None: it did not parse).
+        An "accepted" expression is new; it is not yet added (see `add`)."""
+        if expr is None:
+            return "unparsable", None
+        try:
+            expr = symbolic.canonical(expr, self.cfg.max_exponent)
+        except symbolic.TooBig:
+            return "too_big", None
+        x = symbolic.the_x(expr)
+        if x is None:
+            return "no_x", None
+        if not symbolic.valid_variant(expr, x, self.cfg.max_ops):
+            return "too_big", None
+        k = symbolic.key(expr)
+        if k in self.seen:
+            return "duplicate", expr
+        if k in self.exclude_keys or self._equals_excluded(expr):
+            return "excluded", expr
+        return "accepted", expr
+
+    def add(self, expr: sp.Expr) -> bool:
+        """Record `expr` as in the tree; False if its key is already there."""
+        k = symbolic.key(expr)
+        if k in self.seen:
+            return False
+        self.seen.add(k)
+        return True
+
+    def _equals_excluded(self, expr: sp.Expr) -> bool:
+        """Numerically equal to an evaluation problem up to a constant factor (rewritten forms
+        such as 2*sin(x)*cos(x) for sin(2*x) would leak the problem otherwise)."""
+        if not self.exclude_values or (values := _values(expr)) is None:
+            return False
+        return any(_proportional(values, ex) for ex in self.exclude_values)
+
+
+# Points where variants are compared numerically; irrational so that no simple pole lands on one.
+_POINTS = (0.3183098861837907, 1.4142135623730951, 2.718281828459045, -0.6931471805599453)
+
+
+def _values(expr: sp.Expr) -> list[complex] | None:
+    x = symbolic.the_x(expr)
+    if x is None:
+        return None
+    try:
+        f = sp.lambdify(x, expr, modules="cmath")
+        return [complex(f(p)) for p in _POINTS]
+    except (ArithmeticError, ValueError, TypeError, NameError, OverflowError):
+        return None
+
+
+def _proportional(a: list[complex], b: list[complex]) -> bool:
+    ratios = []
+    for u, v in zip(a, b):
+        if not (cmath.isfinite(u) and cmath.isfinite(v)):
+            return False
+        if abs(v) < 1e-12:
+            if abs(u) > 1e-12:
+                return False
+            continue
+        ratios.append(u / v)
+    return bool(ratios) and all(abs(r - ratios[0]) <= 1e-9 * max(1.0, abs(ratios[0])) for r in ratios)
+
+
+def _integrand_text(expr: sp.Expr) -> str:
+    """sympy's string of a canonical expression, in the syntax engine.expr reads."""
+    return sp.sstr(expr)
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+@dataclass
+class _Proposal:
+    expr: sp.Expr
+    kind: str
+    source: str
+    via: str
+
+
+class _LLMGenerator:
+    """Batched LLM proposals for a level's parents, following the paper's recipe."""
+
+    def __init__(self, backend: Backend, cfg: VariantConfig, rng: random.Random):
+        self.backend, self.cfg, self.rng = backend, cfg, rng
+        self.turn = 0  # rotates personas and temperatures over the whole tree
+
+    def propose(self, parents: list[Node], stats: TreeStats) -> dict[str, list[tuple[str, str, str]]]:
+        """For each parent id: (text line, kind, via) for every line of its completion."""
+        by_temp: dict[float, list[tuple[Node, str, list[dict[str, str]]]]] = {}
+        for parent in parents:
+            kind = "easier" if self.rng.random() < self.cfg.easier_share else "equivalent"
+            library = prompts.EASIER_TRANSFORMS if kind == "easier" else prompts.EQUIVALENT_TRANSFORMS
+            k = self.rng.randint(self.cfg.transforms_min, self.cfg.transforms_max)
+            transforms = self.rng.sample(library, min(k, len(library)))
+            persona = prompts.PERSONAS[self.turn % len(prompts.PERSONAS)]
+            temp = self.cfg.temperatures[self.turn % len(self.cfg.temperatures)]
+            self.turn += 1
+            chat = prompts.variant_chat(parent.integrand, kind, transforms, persona, self.cfg.per_node)
+            by_temp.setdefault(temp, []).append((parent, kind, chat))
+        out: dict[str, list[tuple[str, str, str]]] = {p.id: [] for p in parents}
+        t0 = time.perf_counter()
+        for temp, items in by_temp.items():
+            params = GenerationParams(n=1, temperature=temp, max_tokens=self.cfg.max_tokens,
+                                      stop=(), seed=self.rng.randrange(2**31))
+            samples = self.backend.generate([chat for _, _, chat in items], params)
+            for (parent, kind, _), group in zip(items, samples):
+                for sample in group:
+                    out[parent.id] += [(line, kind, f"llm:{temp:g}") for line in salvage(sample.text)]
+        stats.sources["llm"].seconds += time.perf_counter() - t0
+        stats.sources["llm"].prompts += len(parents)
+        return out
+
+
+def _screen(lines: list[tuple[str, str, str]], registry: Registry, stats: TreeStats,
+            source: str) -> list[_Proposal]:
+    """Parse and check proposals, count their outcomes, keep the new valid ones (in order)."""
+    kept: list[_Proposal] = []
+    batch: set[str] = set()
+    for text_or_expr, kind, via in lines:
+        stats.sources[source].proposals += 1
+        expr = parse_proposal(text_or_expr) if isinstance(text_or_expr, str) else text_or_expr
+        outcome, expr = registry.screen(expr)
+        if outcome == "accepted" and symbolic.key(expr) in batch:
+            outcome = "duplicate"
+        if outcome != "accepted":
+            stats.count(source, outcome)
+            continue
+        batch.add(symbolic.key(expr))
+        kept.append(_Proposal(expr, kind, source, via))
+    return kept
+
+
+def _interleave(a: list[_Proposal], b: list[_Proposal]) -> list[_Proposal]:
+    out = []
+    for i in range(max(len(a), len(b))):
+        out += a[i:i + 1] + b[i:i + 1]
+    return out
+
+
+def _quotas(n: int, depth: int) -> list[int]:
+    """Variants per level: the remaining budget shared evenly over the remaining levels, so a
+    small n still reaches the requested depth."""
+    quotas, left = [], n
+    for level in range(depth):
+        q = math.ceil(left / (depth - level))
+        quotas.append(q)
+        left -= q
+    return quotas
+
+
+def _root_id(integrand: str) -> str:
+    return "p" + hashlib.sha1(integrand.encode()).hexdigest()[:6]
+
+
+def build_tree_stats(
+    integrand: str,
+    *,
+    backend: Backend | None = None,
+    cfg: VariantConfig,
+    n: int | None = None,
+    source: str | None = None,
+    exclude: Iterable[str] = (),
+    sink: EventSink | None = None,
+    seed: int = 0,
+    root_id: str | None = None,
+    control: Control | None = None,
+) -> Tree:
+    """`build_tree` returning the statistics too."""
+    t0 = time.perf_counter()
+    n = cfg.max_variants if n is None else n
+    source = source or cfg.source
+    if source not in ("llm", "symbolic", "both"):
+        raise LadderError(f"unknown variant source {source!r} (llm, symbolic or both)")
+    if source == "llm" and backend is None:
+        raise LadderError("--source llm needs a model")
+    use_llm = backend is not None and source in ("llm", "both")
+    use_symbolic = source in ("symbolic", "both")
+    rng = random.Random(seed)
+    registry = Registry(cfg, exclude)
+    stats = TreeStats()
+
+    try:
+        root_expr = symbolic.canonical(parse_integrand(integrand), cfg.max_exponent)
+    except symbolic.TooBig as e:
+        raise LadderError(f"integrand {integrand!r}: {e}") from None
+    x = symbolic.the_x(root_expr)
+    if x is None or root_expr.is_constant():
+        raise LadderError(f"integrand {integrand!r} does not depend on x")
+    registry.add(root_expr)
+    text = _integrand_text(root_expr)
+    root = Node(root_id or _root_id(text), None, 0, "root", "user", text)
+    nodes, exprs = [root], {root.id: root_expr}
+    if sink is not None:
+        sink.emit("variant", **root.event_fields())
+    llm = _LLMGenerator(backend, cfg, rng) if use_llm else None
+    children: dict[str, int] = {}
+
+    level = [root]
+    for depth, quota in enumerate(_quotas(n, cfg.depth), start=1):
+        if control is not None and control.checkpoint():
+            break
+        parents = [p for p in level if not symbolic.is_trivial(exprs[p.id], x)] or level
+        rng.shuffle(parents)
+        # No more prompts than the quota needs (a batch gives up to per_node variants).
+        prompted = parents[: max(1, math.ceil(2 * quota / max(1, cfg.per_node)))]
+        llm_lines = llm.propose(prompted, stats) if llm is not None and quota > 0 else {}
+        queues: dict[str, list[_Proposal]] = {}
+        for parent in parents:
+            from_llm = _screen(llm_lines.get(parent.id, []), registry, stats, "llm")
+            from_sym: list[_Proposal] = []
+            if use_symbolic and not symbolic.is_trivial(exprs[parent.id], x):
+                ts = time.perf_counter()
+                cands = symbolic.candidates(exprs[parent.id], x, cfg.max_ops, cfg.max_exponent)
+                cands = symbolic.pick(cands, len(cands), cfg.easier_share, rng)
+                from_sym = _screen([(c.expr, c.kind, c.op) for c in cands], registry, stats, "symbolic")
+                stats.sources["symbolic"].seconds += time.perf_counter() - ts
+            queues[parent.id] = _interleave(from_llm, from_sym)
+
+        new_level: list[Node] = []
+        # Parents take turns, so the quota spreads over the level instead of its first parent.
+        while len(new_level) < quota and any(queues.values()):
+            for parent in parents:
+                if len(new_level) >= quota or not queues[parent.id]:
+                    continue
+                prop = queues[parent.id].pop(0)
+                if not registry.add(prop.expr):  # taken meanwhile by another parent's proposal
+                    stats.count(prop.source, "duplicate")
+                    continue
+                stats.count(prop.source, "accepted")
+                i = children.get(parent.id, 0)
+                children[parent.id] = i + 1
+                node = Node(f"{parent.id}.{i}", parent.id, depth, prop.kind, prop.source,
+                            _integrand_text(prop.expr), via=prop.via)
+                exprs[node.id] = prop.expr
+                new_level.append(node)
+                if sink is not None:
+                    sink.emit("variant", **node.event_fields())
+        for queue in queues.values():
+            for prop in queue:
+                stats.count(prop.source, "unused")
+        if not new_level:
+            break
+        stats.per_level[depth] = len(new_level)
+        nodes += new_level
+        level = new_level
+
+    if cfg.references:
+        attach_references(nodes, cfg.reference_timeout_s, cfg.reference_workers)
+    stats.per_level = {0: 1, **stats.per_level}
+    stats.seconds = time.perf_counter() - t0
+    return Tree(nodes, stats)
+
+
+def build_tree(
+    integrand: str,
+    *,
+    backend: Backend | None = None,
+    cfg: VariantConfig,
+    n: int | None = None,
+    source: str | None = None,
+    exclude: Iterable[str] = (),
+    sink: EventSink | None = None,
+    seed: int = 0,
+    root_id: str | None = None,
+    control: Control | None = None,
+) -> list[Node]:
+    """The variant tree of `integrand`, root first, at most `n` variants (default
+    cfg.max_variants) below it, `cfg.depth` levels deep.
+
+    backend: the model writing LLM variants (None: symbolic only). source: llm | symbolic |
+    both (default cfg.source; "both" interleaves the two per parent). exclude: evaluation
+    problems, never emitted (also when equal up to form or a constant factor). sink: gets one
+    `variant` event per node as it is added. root_id: the root's id (default: a hash of the
+    integrand, so the trees of several problems can share one pool); children are "<parent>.<i>".
+    Raises LadderError for an integrand that does not parse or does not involve x.
+    """
+    return build_tree_stats(integrand, backend=backend, cfg=cfg, n=n, source=source, exclude=exclude,
+                            sink=sink, seed=seed, root_id=root_id, control=control).nodes
+
+
+# --- reference antiderivatives (statistics only) ----------------------------------------------
+
+def _reference_worker(conn: Any) -> None:
+    """Integrate the integrands sent over `conn` until None arrives; None when sympy gives up."""
+    while (text := conn.recv()) is not None:
+        try:
+            expr = parse_integrand(text)
+            result = sp.integrate(expr, symbolic.the_x(expr))
+            conn.send(None if result.has(sp.Integral) else sp.sstr(result))
+        except Exception:  # noqa: BLE001 - any sympy failure just means "no reference"
+            conn.send(None)
+
+
+def references(integrands: Sequence[str], timeout_s: float, workers: int = 0) -> list[str | None]:
+    """sympy's antiderivative of each integrand (None if it fails or takes over `timeout_s`),
+    computed in worker processes that are killed at the timeout, so nothing can hang."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(integrands)))
+    ctx = mp.get_context("spawn")
+    results: list[str | None] = [None] * len(integrands)
+    todo = list(range(len(integrands)))
+    slots: list[dict[str, Any]] = []
+
+    def start() -> dict[str, Any]:
+        ours, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_reference_worker, args=(theirs,), daemon=True)
+        proc.start()
+        return {"proc": proc, "conn": ours, "task": None, "since": 0.0}
+
+    def assign(slot: dict[str, Any]) -> None:
+        slot["task"] = todo.pop(0)
+        slot["since"] = time.monotonic()
+        slot["conn"].send(integrands[slot["task"]])
+
+    try:
+        slots = [start() for _ in range(workers)]
+        for slot in slots:
+            if todo:
+                assign(slot)
+        while any(s["task"] is not None for s in slots):
+            busy = [s for s in slots if s["task"] is not None]
+            wait([s["conn"] for s in busy], timeout=0.05)
+            for i, slot in enumerate(slots):
+                if slot["task"] is None:
+                    continue
+                if slot["conn"].poll():
+                    try:
+                        results[slot["task"]] = slot["conn"].recv()
+                    except EOFError:  # the worker died (memory): no reference
+                        slots[i] = slot = _restart(slot, start)
+                    slot["task"] = None
+                elif time.monotonic() - slot["since"] > timeout_s or not slot["proc"].is_alive():
+                    slots[i] = slot = _restart(slot, start)
+                if slot["task"] is None and todo:
+                    assign(slot)
+    finally:
+        for slot in slots:
+            slot["proc"].kill()
+            slot["proc"].join()
+    return results
+
+
+def _restart(slot: dict[str, Any], start: Any) -> dict[str, Any]:
+    slot["proc"].kill()
+    slot["proc"].join()
+    return start()
+
+
+def attach_references(nodes: list[Node], timeout_s: float, workers: int = 0) -> None:
+    """Fill `reference` of every node (None where sympy cannot integrate within the timeout)."""
+    for node, ref in zip(nodes, references([n.integrand for n in nodes], timeout_s, workers)):
+        node.reference = ref
+
+
+# --- adaptive sampling during training --------------------------------------------------------
+
+@dataclass
+class SolveStats:
+    """A variant's record during training: completions tried, completions verified, and the
+    draw counter of the last time it was sampled (-1: never)."""
+
+    attempts: int = 0
+    successes: int = 0
+    last_draw: int = -1
+
+    @property
+    def rate(self) -> float | None:
+        return self.successes / self.attempts if self.attempts else None
+
+
+class VariantPool:
+    """The training pool: variants with their solve rates, sampled at the edge of ability.
+
+    API for the RL loop:
+      pool.sample(k, rng) -> list[Node]  k variants to roll out (distinct while the pool has k)
+      pool.record(variant_id, ok)        after verifying each completion of a variant
+      pool.rate(variant_id)              its solve rate so far, None if never tried
+      pool.state_dict() / pool.load_state_dict(d)   for checkpoints (resume draws the same)
+
+    Weight of a variant (cfg.pool_* fields):
+      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight
+      rate p strictly between 0 and 1                        pool_saturated_weight + pool_edge_weight * 4p(1-p)
+      rate 0 or 1                                            pool_saturated_weight
+    times pool_depth_weight ** depth (deeper variants are easier: a weak model finds reward there
+    first) times min(1, (draws since last sampled + 1) / pool_recency_window), so a variant just
+    drawn steps aside for a few draws.
+    """
+
+    def __init__(self, nodes: Iterable[Node | Mapping[str, Any]], cfg: VariantConfig):
+        self.cfg = cfg
+        self.nodes: dict[str, Node] = {}
+        for n in nodes:
+            node = n if isinstance(n, Node) else Node(**{f.name: n[f.name] for f in dataclasses.fields(Node)
+                                                         if f.name in n})
+            self.nodes[node.id] = node
+        if not self.nodes:
+            raise LadderError("the variant pool is empty")
+        self.stats: dict[str, SolveStats] = {i: SolveStats() for i in self.nodes}
+        self.draws = 0
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def record(self, variant_id: str, ok: bool) -> None:
+        """Count one verified (ok) or failed completion of `variant_id`."""
+        s = self.stats.setdefault(variant_id, SolveStats())
+        s.attempts += 1
+        s.successes += bool(ok)
+
+    def rate(self, variant_id: str) -> float | None:
+        return self.stats[variant_id].rate
+
+    def weight(self, variant_id: str) -> float:
+        cfg, s, node = self.cfg, self.stats[variant_id], self.nodes[variant_id]
+        if s.attempts < cfg.pool_min_attempts:
+            w = cfg.pool_unseen_weight
+        elif 0 < s.successes < s.attempts:
+            p = s.successes / s.attempts
+            w = cfg.pool_saturated_weight + cfg.pool_edge_weight * 4 * p * (1 - p)
+        else:
+            w = cfg.pool_saturated_weight
+        w *= cfg.pool_depth_weight ** node.depth
+        if s.last_draw >= 0 and cfg.pool_recency_window > 0:
+            w *= min(1.0, (self.draws - s.last_draw + 1) / cfg.pool_recency_window)
+        return max(w, 1e-9)
+
+    def sample(self, k: int, rng: random.Random) -> list[Node]:
+        """k variants drawn by weight without replacement (with replacement once the pool is
+        smaller than k). Each call is one draw for the recency weighting."""
+        ids = list(self.nodes)
+        # Efraimidis-Spirakis: the k largest u**(1/w) are a weighted sample without replacement.
+        keyed = sorted(ids, key=lambda i: rng.random() ** (1.0 / self.weight(i)), reverse=True)
+        chosen = [keyed[j % len(keyed)] for j in range(k)]
+        self.draws += 1
+        for i in chosen:
+            self.stats[i].last_draw = self.draws
+        return [self.nodes[i] for i in chosen]
+
+    def edge(self) -> list[str]:
+        """Ids of the variants whose solve rate is strictly between 0 and 1."""
+        return [i for i, s in self.stats.items() if 0 < s.successes < s.attempts]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"draws": self.draws, "stats": {i: dataclasses.asdict(s) for i, s in self.stats.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.draws = int(state["draws"])
+        for i, s in state["stats"].items():
+            self.stats[i] = SolveStats(**s)
+
+
+# --- command line -------------------------------------------------------------------------------
+
+def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
+    """tree.jsonl (one node a line), written atomically."""
+    from engine.runs import atomic_write
+
+    atomic_write(Path(path), "".join(json.dumps(n.to_dict(), ensure_ascii=False) + "\n" for n in nodes))
+
+
+def cli_variants(args: argparse.Namespace) -> int:
+    """`ladder variants INTEGRAND --depth D -n N [--model M] [--source S] [--json] [--out F]`."""
+    from engine.cli import event_stream
+
+    if args.depth < 1 or args.n < 1:
+        raise LadderError("--depth and -n must be at least 1")
+    cfg = dataclasses.replace(Config().variants, depth=args.depth, max_variants=args.n)
+    if getattr(args, "references", False):
+        cfg = dataclasses.replace(cfg, references=True)
+    backend = None
+    if args.source in ("llm", "both"):
+        from engine.models import load_backend
+
+        backend = load_backend(args.model or Config().model, device=args.device)
+    sink = EventSink(run="variants", stream=event_stream(args))
+    sink.emit("run_started", kind="variants", config=dataclasses.asdict(cfg),
+              model=getattr(backend, "model_name", None), device=args.device, total_steps=0)
+    tree = build_tree_stats(args.integrand, backend=backend, cfg=cfg, source=args.source, sink=sink,
+                            seed=args.seed)
+    summary = tree.stats.summary()
+    sink.emit("run_finished", status="done", variants=len(tree.nodes) - 1, **{"per_level": summary["per_level"]})
+    if args.out:
+        write_tree_jsonl(args.out, tree.nodes)
+    out = sys.stderr if args.engine_mode else sys.stdout
+    if args.json:
+        print(json.dumps({"root": tree.nodes[0].integrand, "nodes": [n.to_dict() for n in tree.nodes],
+                          "stats": summary}, ensure_ascii=False), file=out)
+    else:
+        _print_tree(tree, out)
+    return 0
+
+
+def _print_tree(tree: Tree, out: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.tree import Tree as RichTree
+
+    console = Console(file=out)
+    shown: dict[str, RichTree] = {}
+    for node in tree.nodes:
+        label = f"{node.integrand}  [dim]{node.kind} · {node.source}{' · ' + node.via if node.via else ''}[/dim]"
+        if node.parent is None:
+            shown[node.id] = RichTree(f"[bold]{node.integrand}[/bold]")
+        else:
+            shown[node.id] = shown[node.parent].add(label)
+    console.print(shown[tree.nodes[0].id])
+    summary = tree.stats.summary()
+    console.print("variants per level: " + ", ".join(f"depth {d}: {c}" for d, c in summary["per_level"].items()))
+    table = Table("source", "proposals", "valid", "duplicate", "dropped", "seconds")
+    for name in ("llm", "symbolic"):
+        if name in summary:
+            s = summary[name]
+            table.add_row(name, str(s["proposals"]), f"{s['valid']:.0%}", f"{s['duplicate']:.0%}",
+                          f"{s['dropped']:.0%}", f"{s['seconds']:.1f}")
+    console.print(table)
