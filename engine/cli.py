@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="engine.solve:cli_solve")
 
     p = sub.add_parser("verify", help="check a candidate antiderivative (or definite value) numerically")
+    # Answers often start with "-" (`-log(cos(x))`): read any "-…" that is not a known option as a value.
+    p._negative_number_matcher = re.compile(r"^-[^-]")
     p.add_argument("integrand")
     p.add_argument("candidate")
     p.add_argument("--lower", default=None)

@@ -1,0 +1,893 @@
+"""Numerical verifier: is a candidate an antiderivative of the integrand (or the value of a definite integral)?
+
+It is the only reward signal of the system, so it must be strict, fair to every correct form, and
+fast. Both texts go through `engine.expr.parse_tree` (allow-list, nothing executed); the trees
+are evaluated here with forward-mode automatic differentiation, in numpy complex128 for a fast
+first pass and in mpmath for anything that pass does not settle. No sympy in the hot path.
+
+Decision rule, indefinite (`lower`/`upper` not given). F is the candidate, f the integrand.
+1. Refuse unparsable text and a candidate that does not contain x (a constant).
+2. Points: rounds of `round_points` seeded-random reals (round 0: [-domain, domain] and [-1.5, 1.5];
+   later rounds, up to `retries` more: [-100, 100] and [-0.2, 0.2], ±10^U(-3, 3), [-domain, domain]).
+   A point is *usable* where f is real and finite and F, F' are finite (principal branches,
+   complex arithmetic).
+3. At each usable point compare F'(x) with f(x). Float pass: agree if
+   |F' - f| <= float_rtol (1e-9) * max(|F'|, |f|). Otherwise recompute at mp_dps (30) digits:
+   agree if the relative error <= mp_rtol (1e-20); if not, recompute at 2 * mp_dps digits, which
+   separates catastrophic cancellation (the error vanishes) from a real difference (it stays).
+   A real difference where F itself is real is a *mismatch* and rejects the candidate. Where F is
+   not real the point lies outside the candidate's real domain (e.g. `acosh(x)` for x < -1) and is
+   skipped. Principal-branch forms whose imaginary part is a constant (`log(x)` for 1/x at x < 0,
+   `log((1+x)/(1-x))/2` at |x| > 1, `atanh`, `-log(cos(x))`) have a real derivative equal to f and
+   simply agree.
+4. Accept only with at least `min_points` (8) agreeing points and no mismatch.
+5. Cross-check (the paper's test): on up to `points` (5) intervals [a, a + 0.1] starting at agreeing
+   points, F(b) - F(a) must equal the 12-node Gauss-Legendre quadrature of f within interval_rtol
+   (1e-7) relative to the quadrature's size (float pass, then mpmath quad at 20 digits, 1e-12). An
+   interval that still fails is bisected: if the whole difference concentrates at one point the
+   candidate jumps there. A jump caused by a pole or branch cut (atan(tan(x))-style piecewise
+   constants) is allowed and the interval is skipped; a jump made by sign/floor/ceiling, or a
+   difference that does not concentrate, rejects the candidate.
+So ×1.001 (relative error 1e-3), `+ x/1000`, `+ sin(1000x)/1000` (derivative error O(1)), sign
+errors and wrong constants are rejected by orders of magnitude; the paper's 1e-2 accepted ×1.009.
+
+Definite (`lower`, `upper` given; "oo"/"-oo" allowed): the candidate must be a real constant;
+accept iff |candidate - I| <= definite_rtol (1e-8) * max(1, |I|), where I is mpmath's tanh-sinh
+quadrature at 25 digits (handles infinite and endpoint-singular integrals; on a poor error
+estimate the interval is split and the better estimate kept) with an error estimate below
+1e-10 * max(1, |I|); otherwise the verdict says the quadrature did not converge.
+
+Every call runs in a persistent pool of worker processes (fresh interpreters started with exec,
+never forked from a possibly threaded parent) with a hard wall-clock limit (`timeout_s`, default 2 s): a worker that runs over
+is killed and respawned, and the verdict says "timeout". Workers cache parsed and compiled
+integrands, so the members of a GRPO group share that work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections import deque
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_connections
+from typing import Any, Callable
+
+import mpmath as mp
+import numpy as np
+
+from engine.config import VerifyConfig
+from engine.errors import LadderError
+from engine.expr import Node, ParseError, depends_on_x, parse_tree
+
+GL_NODES, GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+MP_EXP_LIMIT = 1e6  # mpmath would happily build exp(1e100); beyond this a point is treated as overflow
+BRANCH_FUNCTIONS = {"sign", "floor", "ceiling"}  # jumps these make are errors, not branch choices
+
+
+@dataclass
+class Verdict:
+    """The outcome of one check, with the figures the UI shows."""
+
+    ok: bool
+    reason: str
+    points: int = 0  # points where F' was compared with f and agreed
+    max_error: float | None = None  # largest relative error |F' - f| / max(|F'|, |f|) at those points
+    intervals: int = 0  # interval checks (the paper's test) that passed
+    seconds: float = 0.0
+    bad_integrand: bool = False  # the integrand (not the candidate) could not be used
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Reject(Exception):
+    """Internal: stop checking, the candidate is rejected for this reason."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Compilation of a tree into a closure computing (value, derivative) at x
+# ---------------------------------------------------------------------------------------------
+
+class _Numpy:
+    """complex128 arrays; every point of a round at once."""
+
+    sin, cos, tan, exp, log, sqrt = np.sin, np.cos, np.tan, np.exp, np.log, np.sqrt
+    sinh, cosh, tanh = np.sinh, np.cosh, np.tanh
+    asin, acos, atan = np.arcsin, np.arccos, np.arctan
+    asinh, acosh, atanh = np.arcsinh, np.arccosh, np.arctanh
+
+    @staticmethod
+    def num(text: str) -> Any:
+        return complex(float(text))
+
+    const = {"pi": complex(math.pi), "E": complex(math.e), "I": 1j}
+
+    @staticmethod
+    def abs(u: Any) -> Any:
+        return np.abs(u).astype(complex)
+
+    @staticmethod
+    def re(u: Any) -> Any:
+        return np.real(u)
+
+    @staticmethod
+    def conj(u: Any) -> Any:
+        return np.conj(u)
+
+    @staticmethod
+    def sign(u: Any) -> Any:
+        a = np.abs(u)
+        return np.where(a == 0, 0, u / np.where(a == 0, 1, a))
+
+    @staticmethod
+    def floor(u: Any) -> Any:
+        return np.where(np.imag(u) == 0, np.floor(np.real(u)), np.nan).astype(complex)
+
+    @staticmethod
+    def ceiling(u: Any) -> Any:
+        return np.where(np.imag(u) == 0, np.ceil(np.real(u)), np.nan).astype(complex)
+
+    @staticmethod
+    def pow(a: Any, b: Any) -> Any:
+        return np.power(a, b)
+
+
+class _Mpmath:
+    """mpmath scalars at the working precision; raises ArithmeticError/ValueError at bad points."""
+
+    sin, cos, tan, log, sqrt = (staticmethod(f) for f in (mp.sin, mp.cos, mp.tan, mp.log, mp.sqrt))
+    tanh = staticmethod(mp.tanh)
+    asin, acos, atan = (staticmethod(f) for f in (mp.asin, mp.acos, mp.atan))
+    asinh, acosh, atanh = (staticmethod(f) for f in (mp.asinh, mp.acosh, mp.atanh))
+
+    @staticmethod
+    def num(text: str) -> Any:
+        return mp.mpf(text)
+
+    @property
+    def const(self) -> dict[str, Any]:
+        return {"pi": +mp.pi, "E": +mp.e, "I": mp.mpc(0, 1)}
+
+    @staticmethod
+    def _guard(u: Any) -> None:
+        if abs(mp.re(u)) > MP_EXP_LIMIT:
+            raise OverflowError("exponent too large")
+
+    def exp(self, u: Any) -> Any:
+        if mp.re(u) < -MP_EXP_LIMIT:  # underflows to 0 in any precision that matters here
+            return mp.mpf(0)
+        self._guard(u)
+        return mp.exp(u)
+
+    def sinh(self, u: Any) -> Any:
+        self._guard(u)
+        return mp.sinh(u)
+
+    def cosh(self, u: Any) -> Any:
+        self._guard(u)
+        return mp.cosh(u)
+
+    @staticmethod
+    def abs(u: Any) -> Any:
+        return abs(u)
+
+    re = staticmethod(mp.re)
+    conj = staticmethod(mp.conj)
+
+    @staticmethod
+    def sign(u: Any) -> Any:
+        return mp.sign(u)
+
+    @staticmethod
+    def floor(u: Any) -> Any:
+        if mp.im(u) != 0:
+            raise ValueError("floor of a complex number")
+        return mp.floor(mp.re(u))
+
+    @staticmethod
+    def ceiling(u: Any) -> Any:
+        if mp.im(u) != 0:
+            raise ValueError("ceiling of a complex number")
+        return mp.ceil(mp.re(u))
+
+    def pow(self, a: Any, b: Any) -> Any:
+        if a == 0:
+            return a ** b
+        if mp.re(b * mp.log(a)) < -MP_EXP_LIMIT:
+            return mp.mpf(0)
+        self._guard(b * mp.log(a))
+        return a ** b
+
+
+_NP, _MP = _Numpy(), _Mpmath()
+
+# name -> (value(B, u), derivative factor dv/du (B, u, v)). Inverse functions take the derivative
+# from the value (1/cos(asin u), ...) so it follows whatever side of a branch cut the value took.
+_FUNCS: dict[str, tuple[Callable, Callable]] = {
+    "sin": (lambda B, u: B.sin(u), lambda B, u, v: B.cos(u)),
+    "cos": (lambda B, u: B.cos(u), lambda B, u, v: -B.sin(u)),
+    "tan": (lambda B, u: B.tan(u), lambda B, u, v: 1 / B.cos(u) ** 2),
+    "cot": (lambda B, u: B.cos(u) / B.sin(u), lambda B, u, v: -1 / B.sin(u) ** 2),
+    "sec": (lambda B, u: 1 / B.cos(u), lambda B, u, v: v * B.tan(u)),
+    "csc": (lambda B, u: 1 / B.sin(u), lambda B, u, v: -v * B.cos(u) / B.sin(u)),
+    "asin": (lambda B, u: B.asin(u), lambda B, u, v: 1 / B.cos(v)),
+    "acos": (lambda B, u: B.acos(u), lambda B, u, v: -1 / B.sin(v)),
+    "atan": (lambda B, u: B.atan(u), lambda B, u, v: 1 / (1 + u * u)),
+    "acot": (lambda B, u: B.atan(1 / u), lambda B, u, v: -1 / (1 + u * u)),
+    "asec": (lambda B, u: B.acos(1 / u), lambda B, u, v: 1 / (u * u * B.sin(v))),
+    "acsc": (lambda B, u: B.asin(1 / u), lambda B, u, v: -1 / (u * u * B.cos(v))),
+    "sinh": (lambda B, u: B.sinh(u), lambda B, u, v: B.cosh(u)),
+    "cosh": (lambda B, u: B.cosh(u), lambda B, u, v: B.sinh(u)),
+    "tanh": (lambda B, u: B.tanh(u), lambda B, u, v: 1 / B.cosh(u) ** 2),
+    "coth": (lambda B, u: 1 / B.tanh(u), lambda B, u, v: -1 / B.sinh(u) ** 2),
+    "sech": (lambda B, u: 1 / B.cosh(u), lambda B, u, v: -v * B.tanh(u)),
+    "csch": (lambda B, u: 1 / B.sinh(u), lambda B, u, v: -v / B.tanh(u)),
+    "asinh": (lambda B, u: B.asinh(u), lambda B, u, v: 1 / B.cosh(v)),
+    "acosh": (lambda B, u: B.acosh(u), lambda B, u, v: 1 / B.sinh(v)),
+    "atanh": (lambda B, u: B.atanh(u), lambda B, u, v: 1 / (1 - u * u)),
+    "acoth": (lambda B, u: B.atanh(1 / u), lambda B, u, v: 1 / (1 - u * u)),
+    "asech": (lambda B, u: B.acosh(1 / u), lambda B, u, v: -1 / (u * u * B.sinh(v))),
+    "acsch": (lambda B, u: B.asinh(1 / u), lambda B, u, v: -1 / (u * u * B.cosh(v))),
+    "exp": (lambda B, u: B.exp(u), lambda B, u, v: v),
+    "log": (lambda B, u: B.log(u), lambda B, u, v: 1 / u),
+    "sqrt": (lambda B, u: B.sqrt(u), lambda B, u, v: 1 / (2 * v)),
+    "sign": (lambda B, u: B.sign(u), lambda B, u, v: 0),
+    "floor": (lambda B, u: B.floor(u), lambda B, u, v: 0),
+    "ceiling": (lambda B, u: B.ceiling(u), lambda B, u, v: 0),
+}
+
+Closure = Callable[[Any], tuple[Any, Any]]
+
+
+def _compile(node: Node, B: Any, fold: bool = True) -> Closure:
+    """A closure x -> (value, d value/dx) for the tree, with constant subtrees computed once."""
+    op = node[0]
+    if fold and op not in ("x", "num", "const") and not depends_on_x(node):
+        value = _compile(node, B, fold=False)(B.num("0"))[0]
+        return lambda x: (value, 0)
+    if op == "x":
+        return lambda x: (x, 1)
+    if op == "num":
+        c = B.num(node[1])
+        return lambda x: (c, 0)
+    if op == "const":
+        c = B.const[node[1]]
+        return lambda x: (c, 0)
+    if op == "neg":
+        a = _compile(node[1], B, fold)
+        return lambda x: tuple(-t for t in a(x))
+    if op == "fn":
+        name, a = node[1], _compile(node[2], B, fold)
+        if name == "abs":
+            def absolute(x: Any) -> tuple[Any, Any]:
+                u, du = a(x)
+                v = B.abs(u)
+                return v, B.re(B.conj(u) * du) / v
+            return absolute
+        value, deriv = _FUNCS[name]
+
+        def call(x: Any) -> tuple[Any, Any]:
+            u, du = a(x)
+            v = value(B, u)
+            return v, deriv(B, u, v) * du
+        return call
+    a, b = _compile(node[1], B, fold), _compile(node[2], B, fold)
+    if op == "add":
+        return lambda x: _add(a(x), b(x))
+    if op == "sub":
+        return lambda x: _sub(a(x), b(x))
+    if op == "mul":
+        return lambda x: _mul(a(x), b(x))
+    if op == "div":
+        return lambda x: _div(a(x), b(x))
+    # power
+    exponent = node[2]
+    if not depends_on_x(exponent):
+        n = _small_integer(exponent)
+        if n is not None:
+            if n == 0:
+                return lambda x: (B.num("1"), 0)
+
+            def ipow(x: Any) -> tuple[Any, Any]:
+                u, du = a(x)
+                return u ** n, n * u ** (n - 1) * du
+            return ipow
+        c = b(B.num("0"))[0]
+
+        def cpow(x: Any) -> tuple[Any, Any]:
+            u, du = a(x)
+            v = B.pow(u, c)
+            return v, c * v / u * du
+        return cpow
+
+    def gpow(x: Any) -> tuple[Any, Any]:
+        (u, du), (w, dw) = a(x), b(x)
+        v = B.pow(u, w)
+        return v, v * (dw * B.log(u) + w * du / u)
+    return gpow
+
+
+def _add(p: tuple, q: tuple) -> tuple:
+    return p[0] + q[0], p[1] + q[1]
+
+
+def _sub(p: tuple, q: tuple) -> tuple:
+    return p[0] - q[0], p[1] - q[1]
+
+
+def _mul(p: tuple, q: tuple) -> tuple:
+    return p[0] * q[0], p[1] * q[0] + p[0] * q[1]
+
+
+def _div(p: tuple, q: tuple) -> tuple:
+    v = p[0] / q[0]
+    return v, (p[1] - v * q[1]) / q[0]
+
+
+def _small_integer(node: Node) -> int | None:
+    """The exponent as a Python int when it is an integer constant of size <= 64 (exact powers)."""
+    sign = 1
+    while node[0] == "neg":
+        sign, node = -sign, node[1]
+    if node[0] == "num" and node[1].isdigit() and int(node[1]) <= 64:
+        return sign * int(node[1])
+    return None
+
+
+@lru_cache(maxsize=2048)
+def _np_closure(tree: Node) -> Closure:
+    return _compile(tree, _NP)
+
+
+@lru_cache(maxsize=2048)
+def _mp_closure(tree: Node, dps: int) -> Closure:
+    with mp.workdps(dps):
+        return _compile(tree, _MP)
+
+
+def _np_eval(tree: Node, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        v, d = _np_closure(tree)(xs.astype(complex))
+        return np.broadcast_to(v, xs.shape).astype(complex), np.broadcast_to(d, xs.shape).astype(complex)
+
+
+def _mp_eval(tree: Node, x: float, dps: int) -> tuple[Any, Any] | None:
+    """(value, derivative) at x with `dps` digits, or None where it is undefined or overflows."""
+    with mp.workdps(dps):
+        try:
+            v, d = _mp_closure(tree, dps)(mp.mpf(x))
+            v, d = mp.mpmathify(v), mp.mpmathify(d)
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+        if not (mp.isfinite(v) and mp.isfinite(d)):
+            return None
+        return v, d
+
+
+# ---------------------------------------------------------------------------------------------
+# Indefinite integrals
+# ---------------------------------------------------------------------------------------------
+
+def _sample(rng: np.random.Generator, round_: int, cfg: VerifyConfig) -> np.ndarray:
+    n, d = cfg.round_points, cfg.domain
+    if round_ == 0:
+        k = n * 2 // 3
+        return np.concatenate([rng.uniform(-d, d, k), rng.uniform(-1.5, 1.5, n - k)])
+    if round_ == 1:
+        return np.concatenate([rng.uniform(-10 * d, 10 * d, n // 2), rng.uniform(-0.2, 0.2, n - n // 2)])
+    if round_ == 2:
+        return rng.choice([-1.0, 1.0], n) * 10 ** rng.uniform(-3, 3, n)
+    return rng.uniform(-d, d, n)
+
+
+@lru_cache(maxsize=512)
+def _integrand_values(tree: Node, seed: int, round_: int, cfg_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The round's points and f there (cached: a GRPO group shares one integrand)."""
+    cfg = VerifyConfig(round_points=cfg_key[0], domain=cfg_key[1])
+    rng = np.random.default_rng([seed, round_])
+    xs = _sample(rng, round_, cfg)
+    fv, _ = _np_eval(tree, xs)
+    return xs, fv
+
+
+def _real(v: Any, rel: float = 1e-9) -> bool:
+    return abs(v.imag) <= rel * abs(v)
+
+
+def _rel_error(deriv: Any, f: Any) -> float:
+    scale = max(abs(deriv), abs(f))
+    return 0.0 if scale == 0 else float(abs(deriv - f) / scale)
+
+
+def _confirm(f_tree: Node, F_tree: Node, x: float, cfg: VerifyConfig) -> str:
+    """Settle one point in mpmath: 'agree', 'mismatch', or 'skip' (undefined, or F not real there)."""
+    result = "skip"
+    for dps in (cfg.mp_dps, 2 * cfg.mp_dps):
+        f = _mp_eval(f_tree, x, dps)
+        F = _mp_eval(F_tree, x, dps)
+        if f is None or F is None:
+            return "skip"
+        fv, (Fv, Fd) = f[0], F
+        if not _real(mp.mpc(fv), mp.mpf(10) ** (-dps // 2)):
+            return "skip"
+        if _rel_error(mp.mpc(Fd), mp.mpc(fv)) <= cfg.mp_rtol:
+            return "agree"
+        result = "mismatch" if _real(mp.mpc(Fv), 1e-12) else "skip"
+    return result
+
+
+def _derivative_check(f_tree: Node, F_tree: Node, seed: int, cfg: VerifyConfig) -> tuple[list[float], float]:
+    """Agreeing points and the largest relative error among them; raises _Reject on a mismatch."""
+    agree: list[float] = []
+    max_err = 0.0
+    key = (cfg.round_points, cfg.domain)
+    for round_ in range(cfg.retries + 1):
+        xs, fv = _integrand_values(f_tree, seed, round_, key)
+        Fv, Fd = _np_eval(F_tree, xs)
+        with np.errstate(all="ignore"):
+            usable = (np.isfinite(fv) & (np.abs(fv.imag) <= 1e-9 * np.abs(fv)) & np.isfinite(Fv) & np.isfinite(Fd))
+            scale = np.maximum(np.abs(Fd), np.abs(fv))
+            err = np.where(scale > 0, np.abs(Fd - fv.real) / np.where(scale > 0, scale, 1), 0.0)
+        F_complex = np.abs(Fv.imag) > 1e-6 * (1 + np.abs(Fv))
+        for i in np.flatnonzero(usable):
+            if err[i] <= cfg.float_rtol:
+                agree.append(float(xs[i]))
+                max_err = max(max_err, float(err[i]))
+                continue
+            if F_complex[i] and err[i] > 1e-4:
+                continue  # outside the candidate's real domain; no need for mpmath to say so
+            outcome = _confirm(f_tree, F_tree, float(xs[i]), cfg)
+            if outcome == "agree":
+                agree.append(float(xs[i]))
+            elif outcome == "mismatch":
+                raise _Reject(f"derivative differs from the integrand at x = {xs[i]:.6g} "
+                              f"(F' = {_show(Fd[i])}, f = {_show(fv[i])})")
+        if len(agree) >= cfg.min_points:
+            break
+    return agree, max_err
+
+
+def _show(v: complex) -> str:
+    return f"{v.real:.6g}" if abs(v.imag) <= 1e-12 * abs(v) else f"{v.real:.4g}{v.imag:+.4g}i"
+
+
+def _interval_gap(f_tree: Node, F_tree: Node, a: float, b: float) -> tuple[complex, float] | None:
+    """(F(b) - F(a) - quad f, tolerance scale) in float, or None if f or F is unusable there."""
+    nodes = (a + b) / 2 + (b - a) / 2 * GL_NODES
+    fv, _ = _np_eval(f_tree, nodes)
+    if not (np.all(np.isfinite(fv)) and np.all(np.abs(fv.imag) <= 1e-9 * np.abs(fv))):
+        return None
+    Fv, _ = _np_eval(F_tree, np.array([a, b]))
+    if not np.all(np.isfinite(Fv)):
+        return None
+    q = (b - a) / 2 * np.dot(GL_WEIGHTS, fv.real)
+    scale = abs(q) + abs(b - a) * float(np.max(np.abs(fv))) + 1e-6 * float(np.max(np.abs(Fv)))
+    return complex(Fv[1] - Fv[0] - q), scale
+
+
+def _mp_interval_ok(f_tree: Node, F_tree: Node, a: float, b: float) -> bool:
+    dps = 20
+    with mp.workdps(dps):
+        Fa, Fb = _mp_eval(F_tree, a, dps), _mp_eval(F_tree, b, dps)
+        if Fa is None or Fb is None:
+            return False
+        f = _mp_closure(f_tree, dps)
+        try:
+            q, e = mp.quad(lambda t: f(t)[0], [a, b], error=True)
+        except (ArithmeticError, ValueError, TypeError):
+            return False
+        gap = abs(Fb[0] - Fa[0] - q)
+        return bool(gap <= 1e-12 * (abs(q) + abs(b - a)) and e <= 1e-12 * (abs(q) + abs(b - a)))
+
+
+def _switches(tree: Node, x: float) -> list[complex]:
+    """Values of the sign/floor/ceiling subtrees at x (to tell artificial jumps from branch jumps)."""
+    found: list[complex] = []
+
+    def walk(n: Node) -> None:
+        if n[0] == "fn" and n[1] in BRANCH_FUNCTIONS:
+            found.append(complex(_np_eval(n, np.array([x]))[0][0]))
+        for c in n[1:]:
+            if isinstance(c, tuple):
+                walk(c)
+    walk(tree)
+    return found
+
+
+def _jump_is_legitimate(f_tree: Node, F_tree: Node, a: float, b: float, gap: complex) -> bool | None:
+    """Bisect [a, b]: None if the difference does not concentrate at a point (a smooth error),
+    else whether the jump there comes from a pole/branch cut (True) or from sign/floor/ceiling."""
+    for _ in range(60):
+        m = (a + b) / 2
+        if not a < m < b:
+            break
+        left, right = _interval_gap(f_tree, F_tree, a, m), _interval_gap(f_tree, F_tree, m, b)
+        gl = left[0] if left else complex("inf")
+        gr = right[0] if right else complex("inf")
+        a, b = (a, m) if abs(gl) >= abs(gr) else (m, b)
+    final = _interval_gap(f_tree, F_tree, a, b)
+    if final is not None and abs(final[0]) < 0.5 * abs(gap):
+        return None
+    return _switches(F_tree, a) == _switches(F_tree, b)
+
+
+def _interval_check(f_tree: Node, F_tree: Node, starts: list[float], cfg: VerifyConfig) -> int:
+    """The paper's check on up to cfg.points intervals; returns how many passed, raises _Reject."""
+    passed = 0
+    for a in starts[: 3 * cfg.points]:
+        if passed >= cfg.points:
+            break
+        for b in (a + cfg.interval_width, a - cfg.interval_width):
+            lo, hi = min(a, b), max(a, b)
+            res = _interval_gap(f_tree, F_tree, lo, hi)
+            if res is None:
+                continue
+            gap, scale = res
+            if abs(gap) <= cfg.interval_rtol * scale or _mp_interval_ok(f_tree, F_tree, lo, hi):
+                passed += 1
+                break
+            legit = _jump_is_legitimate(f_tree, F_tree, lo, hi, gap)
+            if legit is None:
+                raise _Reject(f"F(b) - F(a) differs from the integral of f over [{lo:.4g}, {hi:.4g}]")
+            if not legit:
+                raise _Reject(f"the candidate jumps near x = {lo:.4g}..{hi:.4g} where the integrand is continuous")
+            break  # a pole/branch jump: this interval says nothing, take the next
+    return passed
+
+
+def _check_indefinite(f_tree: Node, F_tree: Node, integrand: str, cfg: VerifyConfig) -> Verdict:
+    if not depends_on_x(F_tree):
+        return Verdict(False, "the answer is a constant, not a function of x")
+    seed = zlib.crc32(integrand.encode())
+    try:
+        agree, max_err = _derivative_check(f_tree, F_tree, seed, cfg)
+        if len(agree) < cfg.min_points:
+            return Verdict(False, f"too few points where integrand and answer are real and finite "
+                                  f"({len(agree)} < {cfg.min_points})", points=len(agree))
+        intervals = _interval_check(f_tree, F_tree, agree, cfg)
+    except _Reject as r:
+        return Verdict(False, str(r))
+    return Verdict(True, "derivative matches the integrand", points=len(agree), max_error=max_err, intervals=intervals)
+
+
+# ---------------------------------------------------------------------------------------------
+# Definite integrals
+# ---------------------------------------------------------------------------------------------
+
+_INFINITIES = {"oo": 1, "+oo": 1, "inf": 1, "+inf": 1, "infinity": 1, "∞": 1, "-oo": -1, "-inf": -1, "-infinity": -1, "-∞": -1}
+
+
+def _bound(value: Any, dps: int) -> Any:
+    """A bound as an mpmath number; 'oo'/'-oo'/'inf' are infinities; raises ParseError if unusable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return mp.mpf(value)
+    text = str(value).strip()
+    if text.lower() in _INFINITIES or text in _INFINITIES:
+        return _INFINITIES.get(text.lower(), _INFINITIES.get(text)) * mp.inf
+    tree = parse_tree(text)
+    if depends_on_x(tree):
+        raise ParseError(f"bound {text!r} depends on x")
+    r = _mp_eval(tree, 0.0, dps)
+    if r is None or not _real(mp.mpc(r[0]), 1e-20):
+        raise ParseError(f"bound {text!r} is not a real number")
+    return mp.re(r[0])
+
+
+def _check_definite(f_tree: Node, F_tree: Node, lower: Any, upper: Any, cfg: VerifyConfig) -> Verdict:
+    if depends_on_x(F_tree):
+        return Verdict(False, "a definite integral's answer must be a number, not a function of x")
+    dps = 25
+    try:
+        a, b = _bound(lower, dps), _bound(upper, dps)
+    except ParseError as e:
+        return Verdict(False, f"bad bound: {e}", bad_integrand=True)
+    got = _mp_eval(F_tree, 0.0, dps)
+    if got is None or not _real(mp.mpc(got[0]), 1e-15):
+        return Verdict(False, "the answer is not a real finite number")
+    value = mp.re(got[0])
+    f = _mp_closure(f_tree, dps)
+
+    def fx(t: Any) -> Any:
+        try:
+            return f(t)[0]
+        except (ArithmeticError, ValueError, TypeError):
+            return mp.nan
+
+    with mp.workdps(dps):
+        best = None
+        splits = [[a, b]]
+        if mp.isfinite(a) and mp.isfinite(b):
+            splits.append(list(mp.linspace(a, b, 9)))
+        else:
+            splits.append(sorted({a, b, *(p for p in (mp.mpf(-1), mp.mpf(0), mp.mpf(1)) if a < p < b)}))
+        for pts in splits:
+            try:
+                q, e = mp.quad(fx, pts, error=True)
+            except (ArithmeticError, ValueError, TypeError):
+                continue
+            if mp.isfinite(q) and (best is None or e < best[1]):
+                best = (mp.mpc(q), e)
+            if best is not None and best[1] <= 1e-15 * max(1, abs(best[0])):
+                break
+    if best is None:
+        return Verdict(False, "the integrand is not finite on the interval (no quadrature possible)")
+    q, e = best
+    size = max(mp.mpf(1), abs(q))
+    if abs(q.imag) > 1e-10 * size:
+        return Verdict(False, "the integrand is not real on the interval")
+    if e > 1e-10 * size:
+        return Verdict(False, f"quadrature did not converge (error estimate {float(e):.2g}); cannot decide")
+    err = float(abs(value - q.real) / size)
+    if err <= cfg.definite_rtol:
+        return Verdict(True, f"value matches the integral ({mp.nstr(q.real, 15)})", points=1, max_error=err)
+    return Verdict(False, f"value {mp.nstr(value, 10)} differs from the integral {mp.nstr(q.real, 15)}",
+                   points=1, max_error=err)
+
+
+# ---------------------------------------------------------------------------------------------
+# One check, in-process (what a worker runs)
+# ---------------------------------------------------------------------------------------------
+
+def check(integrand: str, candidate: str | None, lower: Any = None, upper: Any = None,
+          cfg: VerifyConfig | None = None) -> Verdict:
+    """Verify in the calling process WITHOUT a time limit (workers and tests); use `verify` instead."""
+    cfg = cfg or VerifyConfig()
+    start = time.perf_counter()
+    try:
+        try:
+            f_tree = parse_tree(integrand)
+        except ParseError as e:
+            return Verdict(False, f"cannot parse the integrand: {e}", bad_integrand=True)
+        if candidate is None or not str(candidate).strip():
+            return Verdict(False, "no answer")
+        try:
+            F_tree = parse_tree(candidate)
+        except ParseError as e:
+            return Verdict(False, f"cannot parse the answer: {e}")
+        if (lower is None) != (upper is None):
+            return Verdict(False, "give both bounds or neither", bad_integrand=True)
+        if lower is not None:
+            verdict = _check_definite(f_tree, F_tree, lower, upper, cfg)
+        else:
+            verdict = _check_indefinite(f_tree, F_tree, integrand, cfg)
+    except (RecursionError, MemoryError, OverflowError) as e:
+        verdict = Verdict(False, f"numeric evaluation failed ({type(e).__name__})")
+    verdict.seconds = time.perf_counter() - start
+    return verdict
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker pool with hard timeouts
+# ---------------------------------------------------------------------------------------------
+
+WORKER_MEMORY_BYTES = 4 * 2**30
+STARTUP_TIMEOUT_S = 60.0
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _worker_main(task_fd: int, result_fd: int) -> None:
+    """Worker loop: receive (integrand, candidate, lower, upper, cfg), send back a Verdict."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = WORKER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY_BYTES, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+    tasks, results = Connection(task_fd, writable=False), Connection(result_fd, readable=False)
+    results.send("ready")
+    while True:
+        try:
+            task = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        try:
+            verdict = check(*task)
+        except Exception as e:  # a bug must cost one verdict, never the worker
+            verdict = Verdict(False, f"verifier error: {type(e).__name__}: {e}")
+        results.send(verdict)
+
+
+class _Worker:
+    """One worker: a fresh interpreter (exec, never a fork of this possibly threaded process) that
+    talks over two pipes. Not multiprocessing.Process: its spawn re-imports the caller's __main__."""
+
+    def __init__(self) -> None:
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p))
+        code = f"import engine.verify as v; v._worker_main({task_r}, {result_w})"
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=(task_r, result_w), env=env,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        finally:
+            os.close(task_r)
+            os.close(result_w)
+        self.conn = Connection(result_r, writable=False)  # results (and "ready") come back here
+        self.tasks = Connection(task_w, readable=False)
+        self.ready = False
+        self.started = time.monotonic()
+
+    def send(self, task: Any) -> None:
+        self.tasks.send(task)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.conn.close()
+        self.tasks.close()
+
+
+class VerifierPool:
+    """Persistent worker processes; each task gets a hard wall-clock limit (kill + respawn on overrun)."""
+
+    def __init__(self, workers: int = 0) -> None:
+        self.size = workers or _cores()
+        self.workers: list[_Worker] = []
+        self.lock = threading.Lock()
+        self.respawned = 0
+
+    def _spawn(self) -> _Worker:
+        return _Worker()
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.send(None)
+                w.proc.wait(1)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            w.kill()
+        self.workers = []
+
+    def run(self, tasks: list[tuple], timeout: float) -> list[Verdict]:
+        """Verdicts for `tasks` (argument tuples of `check`), in order."""
+        with self.lock:
+            while len(self.workers) < min(self.size, max(1, len(tasks))):
+                self.workers.append(self._spawn())
+            results: list[Verdict | None] = [None] * len(tasks)
+            pending = deque(range(len(tasks)))
+            busy: dict[Any, tuple[int, _Worker, float]] = {}  # conn -> (task index, worker, deadline)
+            while pending or busy:
+                for w in self.workers:
+                    if pending and w.ready and w.conn not in busy:
+                        i = pending.popleft()
+                        w.send(tasks[i])
+                        busy[w.conn] = (i, w, time.monotonic() + timeout)
+                waiting = [w for w in self.workers if not w.ready]
+                now = time.monotonic()
+                deadlines = [d for _, _, d in busy.values()] + [w.started + STARTUP_TIMEOUT_S for w in waiting]
+                ready = wait_connections([c for c in busy] + [w.conn for w in waiting],
+                                         timeout=max(0.0, min(deadlines) - now) if deadlines else None)
+                for conn in ready:
+                    if conn in busy:
+                        i, w, _ = busy.pop(conn)
+                        try:
+                            results[i] = conn.recv()
+                        except (EOFError, OSError):
+                            results[i] = Verdict(False, "verifier worker died (out of memory?)")
+                            self._replace(w)
+                    else:
+                        w = next(w for w in waiting if w.conn is conn)
+                        try:
+                            w.ready = conn.recv() == "ready"
+                        except (EOFError, OSError):
+                            self._replace(w, failed_start=True)
+                now = time.monotonic()
+                for conn, (i, w, deadline) in list(busy.items()):
+                    if now >= deadline:
+                        del busy[conn]
+                        results[i] = Verdict(False, f"timeout: no verdict within {timeout:g} s", seconds=timeout)
+                        self._replace(w)
+                for w in list(self.workers):
+                    if not w.ready and now >= w.started + STARTUP_TIMEOUT_S:
+                        self._replace(w, failed_start=True)
+            return [r if r is not None else Verdict(False, "no verdict") for r in results]
+
+    def _replace(self, w: _Worker, failed_start: bool = False) -> None:
+        w.kill()
+        idx = self.workers.index(w)
+        if failed_start and all(not x.ready for x in self.workers if x is not w):
+            raise LadderError("the verifier's worker processes do not start")
+        self.workers[idx] = self._spawn()
+        self.respawned += 1
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+_pool: VerifierPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool(workers: int | None = None) -> VerifierPool:
+    """The process-wide pool (created on first use; `workers` sizes it the first time)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = VerifierPool(VerifyConfig().workers if workers is None else workers)
+            atexit.register(_pool.close)
+        return _pool
+
+
+def verify(integrand: str, candidate: str | None, *, lower: Any = None, upper: Any = None,
+           timeout: float | None = None, cfg: VerifyConfig | None = None) -> Verdict:
+    """Check `candidate` against `integrand` (see the module docstring) within a hard time limit.
+
+    Never raises for bad input: unparsable text, timeouts and crashes are verdicts with ok=False.
+    `bad_integrand` is set when the integrand (or a bound) is the problem.
+    """
+    return verify_many([(integrand, candidate, lower, upper)], timeout=timeout, cfg=cfg)[0]
+
+
+def verify_many(items: list[tuple], *, timeout: float | None = None, cfg: VerifyConfig | None = None) -> list[Verdict]:
+    """Verdicts for (integrand, candidate) or (integrand, candidate, lower, upper) tuples, in order,
+    spread over all worker processes; each item has its own hard time limit."""
+    cfg = cfg or VerifyConfig()
+    timeout = cfg.timeout_s if timeout is None else timeout
+    tasks = []
+    for item in items:
+        integrand, candidate, *bounds = item
+        lower, upper = (bounds + [None, None])[:2]
+        tasks.append((integrand, candidate, lower, upper, cfg))
+    if not tasks:
+        return []
+    return pool(cfg.workers).run(tasks, timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# ladder verify
+# ---------------------------------------------------------------------------------------------
+
+def cli_verify(args: argparse.Namespace) -> int:
+    """`ladder verify INTEGRAND CANDIDATE [--lower A --upper B] [--timeout S] [--json]`.
+
+    Exit status: 0 accepted, 1 rejected, 2 (via LadderError) unusable integrand or bounds.
+    """
+    try:
+        parse_tree(args.integrand)
+    except ParseError as e:
+        raise LadderError(f"cannot parse the integrand: {e}") from None
+    if (args.lower is None) != (args.upper is None):
+        raise LadderError("give both --lower and --upper, or neither")
+    for bound in (args.lower, args.upper):
+        if bound is not None:
+            try:
+                _bound(bound, 20)
+            except ParseError as e:
+                raise LadderError(f"bad bound: {e}") from None
+    cfg = VerifyConfig(workers=1)
+    verdict = verify(args.integrand, args.candidate, lower=args.lower, upper=args.upper, timeout=args.timeout, cfg=cfg)
+    if args.json:
+        print(json.dumps(verdict.to_dict()))
+    else:
+        from rich.console import Console
+
+        console = Console(stderr=getattr(args, "engine_mode", False))
+        mark = "[bold green]✓ correct[/]" if verdict.ok else "[bold red]✗ rejected[/]"
+        console.print(f"{mark}  {verdict.reason}", highlight=False)
+        details = f"{verdict.points} points"
+        if verdict.max_error is not None:
+            details += f", max relative error {verdict.max_error:.1e}"
+        if args.lower is None and verdict.ok:
+            details += f", {verdict.intervals} interval checks"
+        console.print(f"[dim]{details}, {verdict.seconds * 1000:.1f} ms[/]", highlight=False)
+    return 0 if verdict.ok else 1
