@@ -101,10 +101,43 @@ class _Reject(Exception):
 class _Numpy:
     """complex128 arrays; every point of a round at once."""
 
-    sin, cos, tan, exp, log, sqrt = np.sin, np.cos, np.tan, np.exp, np.log, np.sqrt
+    sin, cos, tan, exp = np.sin, np.cos, np.tan, np.exp
     sinh, cosh, tanh = np.sinh, np.cosh, np.tanh
-    asin, acos, atan = np.arcsin, np.arccos, np.arctan
-    asinh, acosh, atanh = np.arcsinh, np.arccosh, np.arctanh
+
+    # Functions with branch cuts get `u + 0j`, which turns a signed zero -0j into +0j: numpy picks
+    # the side of a cut by the sign of a zero imaginary part (log(-1-0j) = -i*pi), mpmath has no
+    # signed zeros, and a negation or division must not silently switch branches.
+    @staticmethod
+    def log(u: Any) -> Any:
+        return np.log(u + 0j)
+
+    @staticmethod
+    def sqrt(u: Any) -> Any:
+        return np.sqrt(u + 0j)
+
+    @staticmethod
+    def asin(u: Any) -> Any:
+        return np.arcsin(u + 0j)
+
+    @staticmethod
+    def acos(u: Any) -> Any:
+        return np.arccos(u + 0j)
+
+    @staticmethod
+    def atan(u: Any) -> Any:
+        return np.arctan(u + 0j)
+
+    @staticmethod
+    def asinh(u: Any) -> Any:
+        return np.arcsinh(u + 0j)
+
+    @staticmethod
+    def acosh(u: Any) -> Any:
+        return np.arccosh(u + 0j)
+
+    @staticmethod
+    def atanh(u: Any) -> Any:
+        return np.arctanh(u + 0j)
 
     @staticmethod
     def num(text: str) -> Any:
@@ -127,7 +160,8 @@ class _Numpy:
     @staticmethod
     def sign(u: Any) -> Any:
         a = np.abs(u)
-        return np.where(a == 0, 0, u / np.where(a == 0, 1, a))
+        general = np.where(a == 0, 0, u / np.where(a == 0, 1, a))
+        return np.where(np.imag(u) == 0, np.sign(np.real(u)), general).astype(complex)
 
     @staticmethod
     def floor(u: Any) -> Any:
@@ -139,7 +173,7 @@ class _Numpy:
 
     @staticmethod
     def pow(a: Any, b: Any) -> Any:
-        return np.power(a, b)
+        return np.power(a + 0j, b)
 
 
 class _Mpmath:
@@ -378,26 +412,28 @@ def _mp_eval(tree: Node, x: float, dps: int) -> tuple[Any, Any] | None:
 # Indefinite integrals
 # ---------------------------------------------------------------------------------------------
 
-def _sample(rng: np.random.Generator, round_: int, cfg: VerifyConfig) -> np.ndarray:
+def _sample(rng: np.random.Generator, round_: int, cfg: VerifyConfig, hull: tuple[float, float] | None) -> np.ndarray:
+    """Round 0: [-domain, domain] plus [-1.5, 1.5]. Later rounds alternate between the hull of the
+    points that agreed so far (narrow real domains such as sqrt(-3 - 4x - x^2)) and wider scales."""
     n, d = cfg.round_points, cfg.domain
     if round_ == 0:
         k = n * 2 // 3
         return np.concatenate([rng.uniform(-d, d, k), rng.uniform(-1.5, 1.5, n - k)])
-    if round_ == 1:
+    if hull is not None and round_ % 2 == 1:
+        lo, hi = hull
+        pad = 0.25 * (hi - lo) + 1e-3 * (1 + abs(lo) + abs(hi))
+        return rng.uniform(lo - pad, hi + pad, n)
+    if round_ <= 2:
         return np.concatenate([rng.uniform(-10 * d, 10 * d, n // 2), rng.uniform(-0.2, 0.2, n - n // 2)])
-    if round_ == 2:
-        return rng.choice([-1.0, 1.0], n) * 10 ** rng.uniform(-3, 3, n)
-    return rng.uniform(-d, d, n)
+    return rng.choice([-1.0, 1.0], n) * 10 ** rng.uniform(-3, 3, n)
 
 
 @lru_cache(maxsize=512)
-def _integrand_values(tree: Node, seed: int, round_: int, cfg_key: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """The round's points and f there (cached: a GRPO group shares one integrand)."""
+def _round0(tree: Node, seed: int, cfg_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Round 0's points and f there (cached: the members of a GRPO group share one integrand)."""
     cfg = VerifyConfig(round_points=cfg_key[0], domain=cfg_key[1])
-    rng = np.random.default_rng([seed, round_])
-    xs = _sample(rng, round_, cfg)
-    fv, _ = _np_eval(tree, xs)
-    return xs, fv
+    xs = _sample(np.random.default_rng([seed, 0]), 0, cfg, None)
+    return xs, _np_eval(tree, xs)[0]
 
 
 def _real(v: Any, rel: float = 1e-9) -> bool:
@@ -430,14 +466,20 @@ def _derivative_check(f_tree: Node, F_tree: Node, seed: int, cfg: VerifyConfig) 
     """Agreeing points and the largest relative error among them; raises _Reject on a mismatch."""
     agree: list[float] = []
     max_err = 0.0
-    key = (cfg.round_points, cfg.domain)
     for round_ in range(cfg.retries + 1):
-        xs, fv = _integrand_values(f_tree, seed, round_, key)
+        if round_ == 0:
+            xs, fv = _round0(f_tree, seed, (cfg.round_points, cfg.domain))
+        else:
+            real_f = [x for x in agree] or usable_x
+            hull = (min(real_f), max(real_f)) if real_f else None
+            xs = _sample(np.random.default_rng([seed, round_]), round_, cfg, hull)
+            fv = _np_eval(f_tree, xs)[0]
         Fv, Fd = _np_eval(F_tree, xs)
         with np.errstate(all="ignore"):
             usable = (np.isfinite(fv) & (np.abs(fv.imag) <= 1e-9 * np.abs(fv)) & np.isfinite(Fv) & np.isfinite(Fd))
             scale = np.maximum(np.abs(Fd), np.abs(fv))
             err = np.where(scale > 0, np.abs(Fd - fv.real) / np.where(scale > 0, scale, 1), 0.0)
+        usable_x = [float(x) for x in xs[usable]]
         F_complex = np.abs(Fv.imag) > 1e-6 * (1 + np.abs(Fv))
         for i in np.flatnonzero(usable):
             if err[i] <= cfg.float_rtol:
@@ -457,37 +499,91 @@ def _derivative_check(f_tree: Node, F_tree: Node, seed: int, cfg: VerifyConfig) 
     return agree, max_err
 
 
+def _switch_nodes(tree: Node) -> list[Node]:
+    """The sign/floor/ceiling subtrees of a tree."""
+    found = [tree] if tree[0] == "fn" and tree[1] in BRANCH_FUNCTIONS else []
+    for c in tree[1:]:
+        if isinstance(c, tuple):
+            found += _switch_nodes(c)
+    return found
+
+
+def _switch_values(nodes: list[Node], xs: np.ndarray) -> np.ndarray:
+    return np.array([_np_eval(n, xs)[0] for n in nodes])
+
+
+def _check_switch_jumps(f_tree: Node, F_tree: Node, agree: list[float]) -> None:
+    """sign/floor/ceiling may only make F jump where f is not finite (or not real): `x + sign(x)`
+    for 1 has the right derivative everywhere except at 0 and is still wrong. Raises _Reject."""
+    nodes = _switch_nodes(F_tree)
+    if not nodes:
+        return
+    xs = np.array(sorted(set(agree)))
+    vals = _switch_values(nodes, xs)
+    changes = np.flatnonzero(np.any(vals[:, 1:] != vals[:, :-1], axis=0))
+    for i in changes[:20]:
+        lo, hi = float(xs[i]), float(xs[i + 1])
+        left = _switch_values(nodes, np.array([lo]))[:, 0]
+        for _ in range(80):  # bisect to the first switch change
+            m = (lo + hi) / 2
+            if not lo < m < hi:
+                break
+            if np.array_equal(_switch_values(nodes, np.array([m]))[:, 0], left):
+                lo = m
+            else:
+                hi = m
+        ends = np.array([lo, hi])
+        fv = _np_eval(f_tree, ends)[0]
+        if not (np.all(np.isfinite(fv)) and np.all(np.abs(fv.imag) <= 1e-9 * np.abs(fv))):
+            continue  # f is not real/finite here: different intervals of f's domain
+        typical = float(np.median(np.abs(_np_eval(f_tree, xs)[0])))
+        if float(np.max(np.abs(fv))) > 1e6 * (1 + typical):
+            continue  # a pole of f
+        Fv = _np_eval(F_tree, ends)[0]
+        if abs(Fv[1] - Fv[0]) > 1e-6 * (1 + float(np.max(np.abs(Fv)))):
+            raise _Reject(f"the candidate jumps at x = {lo:.6g} (a sign/floor/ceiling step) where the integrand is continuous")
+
+
 def _show(v: complex) -> str:
     return f"{v.real:.6g}" if abs(v.imag) <= 1e-12 * abs(v) else f"{v.real:.4g}{v.imag:+.4g}i"
 
 
-def _interval_gap(f_tree: Node, F_tree: Node, a: float, b: float) -> tuple[complex, float] | None:
-    """(F(b) - F(a) - quad f, tolerance scale) in float, or None if f or F is unusable there."""
-    nodes = (a + b) / 2 + (b - a) / 2 * GL_NODES
+def _interval_gap(f_tree: Node, F_tree: Node, a: float, b: float) -> tuple[complex, float, bool] | None:
+    """(F(b) - F(a) - quad f, tolerance scale, quadrature resolved?) in float; None where f or F is
+    unusable. The quadrature is 12-node Gauss-Legendre on [a, b] and on its two halves: it counts as
+    resolved when both agree (a fast oscillation like cos(exp(x)) at x = 9 is not)."""
+    m = (a + b) / 2
+    centres = np.array([m, (a + m) / 2, (m + b) / 2])
+    halves = np.array([b - a, m - a, b - m]) / 2
+    nodes = (centres[:, None] + halves[:, None] * GL_NODES).ravel()
     fv, _ = _np_eval(f_tree, nodes)
     if not (np.all(np.isfinite(fv)) and np.all(np.abs(fv.imag) <= 1e-9 * np.abs(fv))):
         return None
     Fv, _ = _np_eval(F_tree, np.array([a, b]))
     if not np.all(np.isfinite(Fv)):
         return None
-    q = (b - a) / 2 * np.dot(GL_WEIGHTS, fv.real)
-    scale = abs(q) + abs(b - a) * float(np.max(np.abs(fv))) + 1e-6 * float(np.max(np.abs(Fv)))
-    return complex(Fv[1] - Fv[0] - q), scale
+    sums = halves * (fv.real.reshape(3, -1) @ GL_WEIGHTS)
+    whole, split = sums[0], sums[1] + sums[2]
+    size = abs(b - a) * float(np.max(np.abs(fv)))
+    scale = abs(split) + size + 1e-12 * float(np.max(np.abs(Fv)))
+    return complex(Fv[1] - Fv[0] - split), scale, abs(whole - split) <= 1e-9 * (abs(split) + size)
 
 
-def _mp_interval_ok(f_tree: Node, F_tree: Node, a: float, b: float) -> bool:
-    dps = 20
-    with mp.workdps(dps):
-        Fa, Fb = _mp_eval(F_tree, a, dps), _mp_eval(F_tree, b, dps)
-        if Fa is None or Fb is None:
-            return False
-        f = _mp_closure(f_tree, dps)
-        try:
-            q, e = mp.quad(lambda t: f(t)[0], [a, b], error=True)
-        except (ArithmeticError, ValueError, TypeError):
-            return False
-        gap = abs(Fb[0] - Fa[0] - q)
-        return bool(gap <= 1e-12 * (abs(q) + abs(b - a)) and e <= 1e-12 * (abs(q) + abs(b - a)))
+def _mp_interval_ok(f_tree: Node, F_tree: Node, a: float, b: float, scale: float, cfg: VerifyConfig) -> bool:
+    """The interval test again in mpmath (mp_dps, then twice that for cancellation in F(b) - F(a))."""
+    for dps in (cfg.mp_dps, 2 * cfg.mp_dps):
+        with mp.workdps(dps):
+            Fa, Fb = _mp_eval(F_tree, a, dps), _mp_eval(F_tree, b, dps)
+            if Fa is None or Fb is None:
+                return False
+            f = _mp_closure(f_tree, dps)
+            try:
+                q, e = mp.quad(lambda t: f(t)[0], [a, b], error=True)
+            except (ArithmeticError, ValueError, TypeError):
+                return False
+            if abs(Fb[0] - Fa[0] - q) <= 1e-12 * scale and e <= 1e-12 * scale:
+                return True
+    return False
 
 
 def _switches(tree: Node, x: float) -> list[complex]:
@@ -522,18 +618,25 @@ def _jump_is_legitimate(f_tree: Node, F_tree: Node, a: float, b: float, gap: com
 
 
 def _interval_check(f_tree: Node, F_tree: Node, starts: list[float], cfg: VerifyConfig) -> int:
-    """The paper's check on up to cfg.points intervals; returns how many passed, raises _Reject."""
+    """The paper's check on up to cfg.points intervals; returns how many passed, raises _Reject.
+
+    An interval whose quadrature does not resolve f (fast oscillation) is shrunk by 4, up to 8 times."""
     passed = 0
     for a in starts[: 3 * cfg.points]:
         if passed >= cfg.points:
             break
-        for b in (a + cfg.interval_width, a - cfg.interval_width):
-            lo, hi = min(a, b), max(a, b)
-            res = _interval_gap(f_tree, F_tree, lo, hi)
-            if res is None:
+        for direction in (1, -1):
+            width, res = cfg.interval_width, None
+            for _ in range(8):
+                lo, hi = sorted((a, a + direction * width))
+                res = _interval_gap(f_tree, F_tree, lo, hi)
+                if res is None or res[2]:
+                    break
+                width /= 4
+            if res is None or not res[2]:
                 continue
-            gap, scale = res
-            if abs(gap) <= cfg.interval_rtol * scale or _mp_interval_ok(f_tree, F_tree, lo, hi):
+            gap, scale, _ = res
+            if abs(gap) <= cfg.interval_rtol * scale or _mp_interval_ok(f_tree, F_tree, lo, hi, scale, cfg):
                 passed += 1
                 break
             legit = _jump_is_legitimate(f_tree, F_tree, lo, hi, gap)
@@ -545,15 +648,32 @@ def _interval_check(f_tree: Node, F_tree: Node, starts: list[float], cfg: Verify
     return passed
 
 
+def _identically_zero(f_tree: Node, seed: int, cfg: VerifyConfig) -> bool:
+    """True if f vanishes (to 40 digits, computed with 60) at the first usable points of round 0."""
+    xs, fv = _round0(f_tree, seed, (cfg.round_points, cfg.domain))
+    tried = 0
+    for x in xs[np.isfinite(fv)][: cfg.min_points]:
+        r = _mp_eval(f_tree, float(x), 60)
+        if r is None:
+            continue
+        if abs(r[0]) > 1e-40:
+            return False
+        tried += 1
+    return tried >= cfg.min_points // 2
+
+
 def _check_indefinite(f_tree: Node, F_tree: Node, integrand: str, cfg: VerifyConfig) -> Verdict:
-    if not depends_on_x(F_tree):
-        return Verdict(False, "the answer is a constant, not a function of x")
     seed = zlib.crc32(integrand.encode())
+    if not depends_on_x(F_tree):
+        if _identically_zero(f_tree, seed, cfg):
+            return Verdict(True, "the integrand is identically zero, so a constant is an antiderivative")
+        return Verdict(False, "the answer is a constant, not a function of x")
     try:
         agree, max_err = _derivative_check(f_tree, F_tree, seed, cfg)
         if len(agree) < cfg.min_points:
             return Verdict(False, f"too few points where integrand and answer are real and finite "
                                   f"({len(agree)} < {cfg.min_points})", points=len(agree))
+        _check_switch_jumps(f_tree, F_tree, agree)
         intervals = _interval_check(f_tree, F_tree, agree, cfg)
     except _Reject as r:
         return Verdict(False, str(r))
@@ -583,6 +703,28 @@ def _bound(value: Any, dps: int) -> Any:
     return mp.re(r[0])
 
 
+def _split_points(f_tree: Node, a: Any, b: Any, fine: bool) -> list[Any]:
+    """Where to split [a, b] for tanh-sinh: evenly (finite) or at 0, ±1 (infinite), plus around the
+    largest |f| found by a float scan, so a narrow peak far out (exp(-(x-2024)^2)) is not missed."""
+    pts = {a, b}
+    finite = mp.isfinite(a) and mp.isfinite(b)
+    if finite:
+        pts.update(mp.linspace(a, b, 33 if fine else 9))
+        grid = np.linspace(float(a), float(b), 4001)[1:-1]
+    else:
+        far = [mp.mpf(10) ** k for k in range(-2, 8)] if fine else [mp.mpf(1)]
+        pts.update(p for p in [mp.mpf(0), *far, *(-p for p in far)] if a < p < b)
+        logs = np.logspace(-3, 7, 4000)
+        grid = np.concatenate([np.linspace(-50, 50, 2001), logs, -logs])
+        grid = grid[(grid > float(a)) & (grid < float(b))]
+    if grid.size:
+        fv = np.abs(_np_eval(f_tree, grid)[0])
+        fv[~np.isfinite(fv)] = 0
+        peak = float(grid[int(np.argmax(fv))])
+        pts.update(mp.mpf(peak + d) for d in (0, -1, 1, -10, 10) if a < peak + d < b)
+    return sorted(pts)
+
+
 def _check_definite(f_tree: Node, F_tree: Node, lower: Any, upper: Any, cfg: VerifyConfig) -> Verdict:
     if depends_on_x(F_tree):
         return Verdict(False, "a definite integral's answer must be a number, not a function of x")
@@ -597,26 +739,28 @@ def _check_definite(f_tree: Node, F_tree: Node, lower: Any, upper: Any, cfg: Ver
     value = mp.re(got[0])
     f = _mp_closure(f_tree, dps)
 
+    ends: set[Any] = set()  # split points: tanh-sinh may land exactly on one of a short piece
+
     def fx(t: Any) -> Any:
         try:
             return f(t)[0]
         except (ArithmeticError, ValueError, TypeError):
-            return mp.nan
+            return mp.mpf(0) if t in ends else mp.nan
 
+    sign = 1
+    if a > b:
+        a, b, sign = b, a, -1
+    best = None
     with mp.workdps(dps):
-        best = None
-        splits = [[a, b]]
-        if mp.isfinite(a) and mp.isfinite(b):
-            splits.append(list(mp.linspace(a, b, 9)))
-        else:
-            splits.append(sorted({a, b, *(p for p in (mp.mpf(-1), mp.mpf(0), mp.mpf(1)) if a < p < b)}))
-        for pts in splits:
+        for fine in (False, True):
+            pts = _split_points(f_tree, a, b, fine)
+            ends.update(pts)
             try:
                 q, e = mp.quad(fx, pts, error=True)
             except (ArithmeticError, ValueError, TypeError):
                 continue
             if mp.isfinite(q) and (best is None or e < best[1]):
-                best = (mp.mpc(q), e)
+                best = (sign * mp.mpc(q), e)
             if best is not None and best[1] <= 1e-15 * max(1, abs(best[0])):
                 break
     if best is None:
