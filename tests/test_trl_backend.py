@@ -154,6 +154,16 @@ def test_ladder_train_backend_trl_in_engine_mode_then_resume(tmp_path: Path, tin
     assert (out / "checkpoints" / "step-3" / "trainer_state.json").exists()
 
 
+def test_use_vllm_without_a_gpu_is_refused_before_loading(tmp_path: Path) -> None:
+    from engine.rl.trl_backend import train
+
+    cfg = tiny_config()
+    cfg.trl.use_vllm = True
+    run = RunDir.create(tmp_path / "run", cfg)
+    with pytest.raises(LadderError, match="--use-vllm needs a CUDA GPU"):
+        train(run, cfg, POOL, steps=1, sink=run.sink())
+
+
 def test_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run(
         engine_cmd("train", "--backend", "trl", "--model", "tiny", "--problems", str(tmp_path / "missing.jsonl"),

@@ -160,6 +160,8 @@ def train(
         raise LadderError(f"the variant pool has {len(rows)} prompts, fewer than one step's "
                           f"{cfg.grpo.prompts_per_step} ([grpo] prompts_per_step)")
 
+    if cfg.trl.use_vllm:
+        _check_vllm(device)
     checkpoint = run.latest_checkpoint() if resume else None
     if checkpoint is not None and not (checkpoint / "trainer_state.json").exists():
         raise LadderError(f"{checkpoint} was written by the hf backend; resume it with --backend hf")
@@ -288,6 +290,16 @@ def _pool(args: argparse.Namespace, cfg: Config, sink: EventSink) -> list[dict[s
             tree = build_tree(p.integrand, backend=None, cfg=cfg.variants, sink=sink, seed=cfg.grpo.seed + i)
             nodes.extend(dataclasses.asdict(n) for n in tree)
     return nodes
+
+
+def _check_vllm(device: str) -> None:
+    """TRL's vLLM rollouts need a GPU and the vllm package; say so before loading anything."""
+    import importlib.util
+
+    if not device.startswith("cuda"):
+        raise LadderError("--use-vllm needs a CUDA GPU (vLLM does not generate on CPU here)")
+    if importlib.util.find_spec("vllm") is None:
+        raise LadderError("--use-vllm needs the vllm package: pip install vllm")
 
 
 def _checkpoint_step(checkpoint: Path | None) -> int:
