@@ -53,8 +53,11 @@ def primitive(expr: sp.Expr) -> sp.Expr:
     x = the_x(expr)
     if x is None:
         return expr
-    _, rest = expr.as_independent(x, as_Add=False)
-    return rest if rest.has(x) else expr
+    _, rest = expr.as_content_primitive()  # 2*x + 2 -> x + 1
+    _, rest = rest.as_independent(x, as_Add=False)
+    if not rest.has(x):
+        return expr
+    return -rest if rest.could_extract_minus_sign() else rest
 
 
 def key(expr: sp.Expr) -> str:
@@ -301,14 +304,16 @@ def candidates(expr: sp.Expr, x: sp.Symbol, max_ops: int = 60, max_exponent: int
     return out
 
 
-def pick(cands: list[Candidate], count: int, easier_share: float, rng: random.Random) -> list[Candidate]:
+def pick(cands: list[Candidate], count: int, easier_share: float, rng: random.Random,
+         leaf_first: bool = False) -> list[Candidate]:
     """Up to `count` candidates, ordered so that any prefix holds about `easier_share` easier
-    ones; operators take turns within a kind (no operator floods a batch) and a trivial leaf,
-    when there is one, comes first."""
+    ones; operators take turns within a kind (no operator floods a batch). With `leaf_first`
+    (the last level of a tree) a trivial leaf comes first, otherwise last (a leaf has no
+    children, so early levels keep the tree growing)."""
     by_op: dict[str, list[Candidate]] = {}
     for c in rng.sample(cands, len(cands)):
         by_op.setdefault(c.op, []).append(c)
-    order = sorted(by_op, key=lambda op: (op != "leaf", rng.random()))
+    order = sorted(by_op, key=lambda op: ((op == "leaf") != leaf_first, rng.random()))
     queue: dict[str, list[Candidate]] = {"easier": [], "equivalent": []}
     while any(by_op.values()):
         for op in order:

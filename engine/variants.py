@@ -141,7 +141,6 @@ class Tree:
 
 _TAGS = re.compile(r"</?\s*(?:answer|variants?|think)\s*>", re.I)
 _BULLET = re.compile(r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*•]\s+|#+\s*)\s*")
-_LABEL = re.compile(r"^\s*(?:\*\*)?(?:variant|easier|equivalent|problem|integrand|answer|example)[^:]{0,30}:\s*", re.I)
 _WRAPPER = re.compile(r"\b(?:integrate|Integral|int)\s*\(", re.I)
 _INTEGRAL_SIGN = re.compile(r"\\int(?:_\{?[^\s{}]*\}?\^?\{?[^\s{}]*\}?)?|∫")
 _DX = re.compile(r"(?:\\[,;! ]|\s)*\\?(?:mathrm\{d\}|d)\s*x\s*[.,;]?\s*$")
@@ -181,7 +180,9 @@ def salvage(text: str) -> list[str]:
     out = []
     for line in re.split(r"[\n;]+", _TAGS.sub("\n", text)):
         line = _BULLET.sub("", line.strip().strip("`"))
-        line = _LABEL.sub("", line).strip().strip("`").strip()
+        # "Variant 2: …", "**Easier:** …": the expression follows the last colon; a line ending
+        # in a colon is a heading.
+        line = line.rsplit(":", 1)[-1].lstrip("* ").strip().strip("`").strip()
         if not line or not re.search(r"x|\d", line):
             continue  # headings and chatter, not proposals
         line = _unwrap_call(line)
@@ -368,17 +369,6 @@ def _interleave(a: list[_Proposal], b: list[_Proposal]) -> list[_Proposal]:
     return out
 
 
-def _quotas(n: int, depth: int) -> list[int]:
-    """Variants per level: the remaining budget shared evenly over the remaining levels, so a
-    small n still reaches the requested depth."""
-    quotas, left = [], n
-    for level in range(depth):
-        q = math.ceil(left / (depth - level))
-        quotas.append(q)
-        left -= q
-    return quotas
-
-
 def _root_id(integrand: str) -> str:
     return "p" + hashlib.sha1(integrand.encode()).hexdigest()[:6]
 
@@ -426,10 +416,13 @@ def build_tree_stats(
     llm = _LLMGenerator(backend, cfg, rng) if use_llm else None
     children: dict[str, int] = {}
 
-    level = [root]
-    for depth, quota in enumerate(_quotas(n, cfg.depth), start=1):
-        if control is not None and control.checkpoint():
+    level, left = [root], n
+    for depth in range(1, cfg.depth + 1):
+        if control is not None and control.checkpoint() or left <= 0:
             break
+        # The remaining budget shared evenly over the remaining levels, so a small n still
+        # reaches the requested depth and a level that falls short leaves more for the next.
+        quota = math.ceil(left / (cfg.depth - depth + 1))
         parents = [p for p in level if not symbolic.is_trivial(exprs[p.id], x)] or level
         rng.shuffle(parents)
         # No more prompts than the quota needs (a batch gives up to per_node variants).
@@ -442,7 +435,10 @@ def build_tree_stats(
             if use_symbolic and not symbolic.is_trivial(exprs[parent.id], x):
                 ts = time.perf_counter()
                 cands = symbolic.candidates(exprs[parent.id], x, cfg.max_ops, cfg.max_exponent)
-                cands = symbolic.pick(cands, len(cands), cfg.easier_share, rng)
+                last = depth == cfg.depth
+                cands = symbolic.pick(cands, len(cands), cfg.easier_share, rng, leaf_first=last)
+                if not last:  # trivial variants have no children: keep them for later in the queue
+                    cands.sort(key=lambda c: symbolic.is_trivial(c.expr, x))
                 from_sym = _screen([(c.expr, c.kind, c.op) for c in cands], registry, stats, "symbolic")
                 stats.sources["symbolic"].seconds += time.perf_counter() - ts
             queues[parent.id] = _interleave(from_llm, from_sym)
@@ -472,6 +468,7 @@ def build_tree_stats(
         if not new_level:
             break
         stats.per_level[depth] = len(new_level)
+        left -= len(new_level)
         nodes += new_level
         level = new_level
 
@@ -512,7 +509,9 @@ def build_tree(
 # --- reference antiderivatives (statistics only) ----------------------------------------------
 
 def _reference_worker(conn: Any) -> None:
-    """Integrate the integrands sent over `conn` until None arrives; None when sympy gives up."""
+    """Integrate the integrands sent over `conn` until None arrives; None when sympy gives up.
+    Says "ready" first, so the parent's timeout does not count this process's start-up."""
+    conn.send("ready")
     while (text := conn.recv()) is not None:
         try:
             expr = parse_integrand(text)
@@ -537,6 +536,10 @@ def references(integrands: Sequence[str], timeout_s: float, workers: int = 0) ->
         proc.start()
         return {"proc": proc, "conn": ours, "task": None, "since": 0.0}
 
+    def ready(slot: dict[str, Any]) -> dict[str, Any]:
+        slot["conn"].recv()
+        return slot
+
     def assign(slot: dict[str, Any]) -> None:
         slot["task"] = todo.pop(0)
         slot["since"] = time.monotonic()
@@ -544,6 +547,7 @@ def references(integrands: Sequence[str], timeout_s: float, workers: int = 0) ->
 
     try:
         slots = [start() for _ in range(workers)]
+        slots = [ready(slot) for slot in slots]  # started together, so they import in parallel
         for slot in slots:
             if todo:
                 assign(slot)
@@ -557,10 +561,10 @@ def references(integrands: Sequence[str], timeout_s: float, workers: int = 0) ->
                     try:
                         results[slot["task"]] = slot["conn"].recv()
                     except EOFError:  # the worker died (memory): no reference
-                        slots[i] = slot = _restart(slot, start)
+                        slots[i] = slot = ready(_restart(slot, start))
                     slot["task"] = None
                 elif time.monotonic() - slot["since"] > timeout_s or not slot["proc"].is_alive():
-                    slots[i] = slot = _restart(slot, start)
+                    slots[i] = slot = ready(_restart(slot, start))
                 if slot["task"] is None and todo:
                     assign(slot)
     finally:
