@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,6 +51,9 @@ class LadderApp(App[None]):
         self.sub_title = f"model {model or 'default'}"
 
     def on_mount(self) -> None:
+        # Everything allocated so far (modules, styles, widgets) lives as long as the app: moving it
+        # out of the collector's reach keeps full collections, and so key-press stalls, short.
+        gc.freeze()
         if self.watch_dir is not None:
             self.open_run(self.watch_dir)
         else:
@@ -114,7 +118,7 @@ class LadderApp(App[None]):
         args = ["--model", settings.model, "--steps", str(settings.steps), "--out", str(run_dir),
                 "--config", str(overrides)]
         if settings.mode == "ttrl":
-            args = ([settings.integrand] if settings.integrand else ["--problems", settings.problems]) + args
+            args = [settings.integrand] + args
         else:
             args = ["--problems", settings.problems] + args
         self.switch_mode("dashboard")

@@ -26,7 +26,7 @@ EventCallback = Callable[[Event], None]
 
 STDERR_TAIL_LINES = 20  # kept to explain a crash
 LINE_LIMIT = 1 << 24  # a completion may be long; asyncio's 64 KiB default would break the stream
-REPLAY_CHUNK = 400  # events parsed between yields to the event loop, so key presses stay fast
+REPLAY_CHUNK = 100  # events parsed between yields to the event loop, so key presses stay fast
 FOLLOW_POLL_S = 0.25
 
 

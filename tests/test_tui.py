@@ -21,7 +21,7 @@ from ladder_tui.screens.export import ExportScreen
 from ladder_tui.screens.runs import RunsScreen
 from ladder_tui.screens.solve import SolveScreen
 from ladder_tui.screens.train_form import TrainFormScreen
-from ladder_tui.state import RECENT_ROLLOUTS
+from ladder_tui.widgets.verification_log import MAX_ROWS
 from ladder_tui.synthetic import synthetic_events, write_synthetic_run
 from ladder_tui.widgets.answer_card import AnswerCard
 from ladder_tui.widgets.rollout_view import RolloutView
@@ -75,7 +75,7 @@ async def test_replay_fills_tree_table_chart_and_header(tmp_path: Path) -> None:
         tree = screen.query_one(VariantTree)
         assert len([n for n in tree._tree_nodes.values() if n.data]) == n_variants
         rows = table_rows(screen, "#log-table")
-        assert len(rows) == min(n_rollouts, RECENT_ROLLOUTS)
+        assert len(rows) == min(n_rollouts, MAX_ROWS)
         last = [e for e in events if e["type"] == "rollout"][-1]
         assert rows[0][1] == last["variant"] and rows[0][0] == str(last["step"])  # newest first
         stats = str(screen.query_one("#curves-stats").render())
@@ -121,7 +121,7 @@ async def test_event_burst_is_consumed_and_tables_stay_bounded(tmp_path: Path) -
         app.open_run(run, follow=False)
         await wait_for(pilot, lambda: dashboard(app).state.status == "done", timeout=30)
         await pilot.pause(0.1)
-        assert dashboard(app).query_one("#log-table", DataTable).row_count == RECENT_ROLLOUTS
+        assert dashboard(app).query_one("#log-table", DataTable).row_count == MAX_ROWS
         assert len(dashboard(app).state.steps) == 50
 
 

@@ -20,14 +20,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
 from ladder_tui.engine_client import EngineProcess, follow_events
-from ladder_tui.state import RunState
+from ladder_tui.state import Changes, RunState, Variant
 from ladder_tui.widgets.curves import Curves
 from ladder_tui.widgets.rollout_view import RolloutView
 from ladder_tui.widgets.run_header import RunHeader
 from ladder_tui.widgets.variant_tree import VariantTree
 from ladder_tui.widgets.verification_log import VerificationLog
 
-FLUSH_HZ = 25
+FLUSH_HZ = 25  # ticks a second: fold new events into the state, redraw one dirty part
+PARTS = ("tree", "log", "curves", "header")
+EVENTS_PER_TICK = 2000  # a replay's backlog is folded in over several ticks
+TREE_NODES_PER_TICK = 100  # and a big tree is added to the widget in slices
 
 
 class DashboardScreen(Screen):
@@ -51,6 +54,10 @@ class DashboardScreen(Screen):
         self._selected: str | None = None
         self._generation = 0  # bumps when a new source replaces the old one
         self._pending: list[Callable[[], None]] = []  # sources given before the screen was mounted
+        self._new_variants: list[Variant] = []  # not yet in the tree widget
+        self._touched: set[str] = set()  # variants whose label is out of date
+        self._dirty: set[str] = set()  # parts of the screen to redraw
+        self._turn = 0
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -88,6 +95,7 @@ class DashboardScreen(Screen):
         self.process = None
         self._generation += 1
         self._buffer.clear()
+        self._new_variants, self._touched, self._dirty = [], set(), set()
         self._selected = None
         self.state = RunState()
         self.run_dir = run_dir
@@ -136,24 +144,49 @@ class DashboardScreen(Screen):
     # ---- drawing -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Fold the buffered events into the state and redraw what changed, once."""
-        if not self._buffer:
-            return
-        events, self._buffer = self._buffer, []
-        changes = self.state.apply_all(events)
-        if not changes:
-            return
-        tree = self.query_one(VariantTree)
-        if changes.new_variants:
-            tree.add_variants(changes.new_variants)
-        if changes.touched_variants:
-            tree.update_variants([self.state.variants[v] for v in changes.touched_variants])
-        if changes.new_rollouts:
+        """Fold the buffered events into the state, then redraw at most one part of the screen.
+
+        Applying events is cheap; redrawing the tree, the table or the chart is not, and while a
+        redraw runs no key is handled. Taking the dirty parts in turns, one per tick, keeps every
+        pause as short as the costliest single widget, however large the burst."""
+        if self._buffer:
+            events, self._buffer = self._buffer[:EVENTS_PER_TICK], self._buffer[EVENTS_PER_TICK:]
+            changes = self.state.apply_all(events)
+            self._new_variants += changes.new_variants
+            self._touched |= changes.touched_variants
+            self._dirty |= {part for part, dirty in (
+                ("tree", changes.new_variants or changes.touched_variants), ("log", changes.new_rollouts),
+                ("curves", changes.steps), ("header", changes.header or changes.finished)) if dirty}
+            self._report(changes)
+        for _ in PARTS:
+            part = PARTS[self._turn % len(PARTS)]
+            self._turn += 1
+            if part in self._dirty:
+                self._dirty.discard(part)
+                self._redraw(part)
+                return
+
+    def _redraw(self, part: str) -> None:
+        if part == "tree":
+            tree = self.query_one(VariantTree)
+            adding, self._new_variants = self._new_variants[:TREE_NODES_PER_TICK], self._new_variants[TREE_NODES_PER_TICK:]
+            tree.add_variants(adding)
+            if self._new_variants:
+                self._dirty.add("tree")  # the rest next turn
+            else:
+                tree.update_variants([self.state.variants[v] for v in self._touched])
+                if self._selected in self._touched:
+                    self.query_one(RolloutView).show(self.state.variants[self._selected])
+                self._touched = set()
+        elif part == "log":
             self.query_one(VerificationLog).show(self.state.recent)
-            if self._selected in changes.touched_variants:
-                self.query_one(RolloutView).show(self.state.variants[self._selected])
-        if changes.steps:
+        elif part == "curves":
             self.query_one(Curves).show(self.state.steps)
+        elif part == "header":
+            self.query_one(RunHeader).show(self.state)
+
+    def _report(self, changes: Changes) -> None:
+        """Errors and solved problems are rare and urgent: shown at once."""
         if changes.errors:
             self.add_class("-crashed")
             self.query_one("#run-error", Static).update("✗ " + changes.errors[-1])
@@ -161,7 +194,6 @@ class DashboardScreen(Screen):
         for log in changes.logs:
             if log.get("level") in ("solved", "warning"):
                 self.notify(str(log.get("message")), severity="warning" if log["level"] == "warning" else "information")
-        self.query_one(RunHeader).show(self.state)
 
     @on(Tree.NodeHighlighted, "#variant-tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:

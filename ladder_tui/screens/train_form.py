@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
@@ -11,7 +12,11 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+import engine
 from engine.config import Config
+
+# The project's own training set: LADDER training works out of the box on it.
+DEFAULT_PROBLEMS = Path(engine.__file__).parent / "data" / "undergrad_train.jsonl"
 
 
 @dataclass
@@ -32,7 +37,7 @@ def default_settings(model: str | None, integrand: str | None) -> TrainSettings:
     cfg = Config()
     return TrainSettings(
         mode="ttrl" if integrand else "train", model=model or cfg.model, integrand=integrand or "",
-        problems="", steps=cfg.ttrl.steps, group_size=cfg.grpo.group_size, depth=cfg.ttrl.depth,
+        problems=str(DEFAULT_PROBLEMS) if DEFAULT_PROBLEMS.is_file() else "", steps=cfg.ttrl.steps, group_size=cfg.grpo.group_size, depth=cfg.ttrl.depth,
     )
 
 
@@ -88,8 +93,8 @@ class TrainFormScreen(ModalScreen[TrainSettings | None]):
         problem = None
         if steps < 1 or group < 2 or depth < 0:
             problem = "steps ≥ 1, group size ≥ 2, depth ≥ 0"
-        elif mode == "ttrl" and not settings.integrand and not settings.problems:
-            problem = "TTRL needs an integral or a problems file"
+        elif mode == "ttrl" and not settings.integrand:
+            problem = "TTRL needs an integral"
         elif mode == "train" and not settings.problems:
             problem = "LADDER training needs a problems file (JSONL, one integrand a line)"
         if problem:

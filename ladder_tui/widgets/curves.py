@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
@@ -14,18 +14,38 @@ def _num(value: Any, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "–"
 
 
+class CachedPlot(PlotextPlot):
+    """A PlotextPlot that rebuilds its picture only when the data, size or theme changed.
+
+    Plotext draws the whole chart on every render, and a screen layout asks every widget to
+    render again; caching keeps a busy dashboard from redrawing an unchanged chart."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.version = 0  # bump after changing the data
+        self._cache_key: tuple | None = None
+        self._cached: RenderResult | None = None
+
+    def render(self) -> RenderResult:
+        key = (self.version, self.size, self.app.theme)
+        if key != self._cache_key or self._cached is None:
+            self._cached = super().render()
+            self._cache_key = key
+        return self._cached
+
+
 class Curves(Vertical):
     """A chart of reward mean and accuracy over steps, and one line of the latest numbers."""
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="curves-plot")
+        yield CachedPlot(id="curves-plot")
         yield Static("waiting for the first step", id="curves-stats")
 
     def on_mount(self) -> None:
         self.show([])
 
     def show(self, steps: list[dict[str, Any]]) -> None:
-        plot = self.query_one(PlotextPlot)
+        plot = self.query_one(CachedPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -35,11 +55,12 @@ class Curves(Vertical):
             plt.plot(xs, [float(s.get("reward_mean") or 0) for s in steps], label="reward", marker="braille")
             plt.plot(xs, [float(s.get("accuracy") or 0) for s in steps], label="accuracy", marker="braille")
         plt.ylim(0, 1.1)
+        plot.version += 1
         plot.refresh()
         if steps:
             last = steps[-1]
-            self.query_one("#curves-stats", Static).update(
+            self.query_one("#curves-stats", Static).update(layout=False, content=
                 f"step {last.get('step')}  reward {_num(last.get('reward_mean'), '.3f')}"
                 f"  acc {_num(last.get('accuracy'), '.2f')}  KL {_num(last.get('kl'), '.4f')}"
-                f"  loss {_num(last.get('loss'), '.4f')}  {_num(last.get('tokens_per_s'), '.1f')} tok/s"
+                f"  loss {_num(last.get('loss'), '.4f')}  {_num(last.get('tokens_per_s'), '.1f')} tok/s",
             )

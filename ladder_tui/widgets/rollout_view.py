@@ -12,12 +12,15 @@ from ladder_tui.state import Variant
 class RolloutView(VerticalScroll):
     """One variant's integrand, solve rate and latest rollouts."""
 
+    variant_id: str | None = None  # the variant on show
+
     def compose(self):
         yield Static("select a variant in the tree to see its rollouts", id="rollout-text")
 
     def show(self, v: Variant | None) -> None:
         if v is None:
             return
+        self.variant_id = v.id
         lines = [
             f"[b]∫ {escape(v.integrand)} dx[/b]",
             f"id {escape(v.id)} · depth {v.depth} · {v.kind} · {v.source}",

@@ -36,7 +36,8 @@ class RunHeader(Horizontal):
             f"ETA {clock(state.eta)}",
             f"[b]{state.status}[/b]",
         ]
-        self.query_one("#run-info", Static).update("  ·  ".join(parts))
+        # A fixed-size line: no need for a whole-screen layout on every update.
+        self.query_one("#run-info", Static).update("  ·  ".join(parts), layout=False)
         bar = self.query_one("#run-progress", ProgressBar)
         # An unknown total would make the bar pulse forever; show 0% of one step instead.
         total = state.total_steps or max(state.step, 1)

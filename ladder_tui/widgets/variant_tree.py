@@ -18,10 +18,14 @@ class VariantTree(Tree[str]):
         super().__init__("variants", **kwargs)
         self.show_root = False
         self._by_id: dict[str, TreeNode[str]] = {}
+        self._variants: dict[str, Variant] = {}
+        self._stale: set[str] = set()  # hidden nodes whose label is out of date
 
     def reset(self) -> None:
         self.clear()
         self._by_id.clear()
+        self._variants.clear()
+        self._stale.clear()
 
     def _colour(self, rate: float | None) -> str:
         # Theme colours rather than fixed ones, so every theme keeps the meaning readable.
@@ -50,10 +54,32 @@ class VariantTree(Tree[str]):
             parent = self._by_id.get(v.parent or "", self.root)
             node = parent.add(self._label(v), data=v.id, expand=v.depth < 1)
             self._by_id[v.id] = node
+            self._variants[v.id] = v
             parent.allow_expand = True
 
     def update_variants(self, variants: list[Variant]) -> None:
+        """Relabel the visible nodes now; hidden ones when their parent is expanded."""
         for v in variants:
             node = self._by_id.get(v.id)
-            if node is not None:
+            if node is None:
+                continue
+            if self._visible(node):
                 node.set_label(self._label(v))
+                self._stale.discard(v.id)
+            else:
+                self._stale.add(v.id)
+
+    @staticmethod
+    def _visible(node: TreeNode[str]) -> bool:
+        parent = node.parent
+        while parent is not None and not parent.is_root:
+            if not parent.is_expanded:
+                return False
+            parent = parent.parent
+        return True
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        for child in event.node.children:
+            if child.data in self._stale:
+                child.set_label(self._label(self._variants[child.data]))
+                self._stale.discard(child.data)

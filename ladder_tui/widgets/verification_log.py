@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
-MAX_ROWS = 200  # a bounded table keeps redraws cheap during bursts
+MAX_ROWS = 60  # a bounded table keeps redraws cheap during bursts
 MAX_CELL = 40
 
 
@@ -53,7 +54,8 @@ class VerificationLog(Vertical):
                      f"{float(r.get('reward') or 0):.2f}")
             if self._filter and self._filter not in " ".join(cells).lower():
                 continue
-            table.add_row(*cells)
+            # Text cells skip the markup parse a str cell costs (and model output is not markup).
+            table.add_row(*(Text(c) for c in cells))
             shown += 1
             if shown >= MAX_ROWS:
                 break
