@@ -49,7 +49,7 @@ def score(integrand: str, completion: str, cfg: Config | None = None) -> RewardR
     answer, problem = _parse_answer(completion)
     if problem is not None:
         return RewardResult(0.0, False, answer, problem)
-    verdict = verify(integrand, answer, timeout=cfg.verify.timeout_s)
+    verdict = verify(integrand, answer, cfg=cfg.verify)
     return RewardResult(cfg.sample.format_reward + (1.0 if verdict.ok else 0.0), verdict.ok, answer, verdict.reason)
 
 
@@ -67,7 +67,7 @@ def score_many(items: list[tuple[str, str]], cfg: Config | None = None) -> list[
             results[i] = RewardResult(0.0, False, answer, problem)
         else:
             todo.append((i, integrand, answer))
-    verdicts = verify_many([(f, a) for _, f, a in todo]) if todo else []
+    verdicts = verify_many([(f, a) for _, f, a in todo], cfg=cfg.verify) if todo else []
     for (i, _, answer), verdict in zip(todo, verdicts):
         results[i] = RewardResult(
             cfg.sample.format_reward + (1.0 if verdict.ok else 0.0), verdict.ok, answer, verdict.reason
