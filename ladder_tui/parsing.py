@@ -53,8 +53,9 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def pretty_integral(integrand: str, lower: str | None = None, upper: str | None = None) -> str:
-    """Sympy's unicode pretty form of the integral; raises engine.expr.ParseError on bad input."""
+def pretty_integral(integrand: str, lower: str | None = None, upper: str | None = None) -> tuple[str, str]:
+    """Sympy's unicode pretty form of the integral, and the integrand in plain sympy syntax
+    (what the engine is given); raises engine.expr.ParseError on bad input."""
     import sympy
 
     from engine.expr import ParseError, parse
@@ -70,4 +71,4 @@ def pretty_integral(integrand: str, lower: str | None = None, upper: str | None 
         integral = sympy.Integral(expr, (x, a, b))
     else:
         integral = sympy.Integral(expr, x)
-    return sympy.pretty(integral, use_unicode=True)
+    return sympy.pretty(integral, use_unicode=True), sympy.sstr(expr)

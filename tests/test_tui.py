@@ -12,8 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sympy
 from textual.widgets import DataTable, Input, Select
 
+from engine.expr import parse
 from ladder_tui.app import LadderApp
 from ladder_tui.engine_client import follow_events
 from ladder_tui.screens.dashboard import DashboardScreen
@@ -309,3 +311,29 @@ async def test_train_form_validates(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.pause(0.05)
         assert not isinstance(app.screen, TrainFormScreen)
+
+
+async def test_solve_preview_pretty_prints_and_shows_parse_errors_inline(tmp_path: Path) -> None:
+    app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        preview = screen.query_one("#preview")
+        await pilot.press(*"∫ x e^x dx")
+        await wait_for(pilot, lambda: screen.current is not None, timeout=30)
+        # The engine is given the integrand in plain sympy syntax.
+        assert sympy.simplify(parse(screen.current.integrand) - parse("x*exp(x)")) == 0
+        assert "ℯ" in str(preview.render()) and not preview.has_class("-error")
+        screen.query_one("#integrand", Input).value = "sin("
+        await wait_for(pilot, lambda: preview.has_class("-error"), timeout=30)
+        assert "never closed" in str(preview.render()) and screen.current is None
+        await pilot.press("enter")  # nothing to solve: no engine is started
+        await pilot.pause(0.1)
+        assert screen.process is None and not list((tmp_path / "runs").glob("*"))
+        screen.query_one("#integrand", Input).value = "__import__('os')"
+        await wait_for(pilot, lambda: "not allowed" in str(preview.render()), timeout=30)
+        # Definite bounds typed in their own boxes show up in the preview.
+        screen.query_one("#integrand", Input).value = "x**2"
+        screen.query_one("#lower", Input).value = "0"
+        screen.query_one("#upper", Input).value = "1"
+        await wait_for(pilot, lambda: screen.current is not None and screen.current.upper == "1", timeout=30)
+        assert str(preview.render()).splitlines()[0].strip() == "1"

@@ -100,10 +100,7 @@ class SolveScreen(Screen):
         frame.lower = lower or frame.lower
         frame.upper = upper or frame.upper
         try:
-            pretty = pretty_integral(frame.integrand, frame.lower, frame.upper)
-        except ImportError:
-            # Without engine.expr there is no preview; the engine child still parses and refuses.
-            pretty = f"∫ {frame.integrand} dx"
+            pretty, frame.integrand = pretty_integral(frame.integrand, frame.lower, frame.upper)
         except Exception as e:  # ParseError, or anything the parser refuses: show it inline
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_parse, None, str(e) or type(e).__name__)
