@@ -113,6 +113,12 @@ def test_train_writes_run_dir_events_and_checkpoint_and_stops_on_request(tmp_pat
     assert not (run.path / "trl-work").exists()  # TRL's scratch folder is gone, nothing half-written
     check_rewards_come_from_our_verifier(events, cfg)
     assert {e["variant"] for e in events if e["type"] == "rollout"} <= {"p1", "p2", "p3"}
+    # `ladder solve --adapter RUN_DIR` finds and loads the adapter TRL wrote
+    from engine.backends.hf import find_adapter
+    from engine.models import load_backend
+
+    assert find_adapter(run.path) == run.checkpoints / "step-1"
+    assert load_backend("tiny", "hf", device="cpu", adapter=str(run.path)) is not None
 
 
 def test_resume_refuses_a_checkpoint_of_the_hf_backend(tmp_path: Path) -> None:
