@@ -91,6 +91,7 @@ _SUPERSCRIPT_RUN = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+")
 _FENCE = re.compile(r"^```[A-Za-z]*\s*\n?(.*?)\n?```$", re.S)
 _CONSTANT_OF_INTEGRATION = re.compile(
     r"\s*\+\s*(?:C|c|K|k|C_?\d|C_\{\d\}|constant|const|\\text\{const\}|\\mathrm\{C\}|C₁|\(C\))\s*$")
+_DEFINITION = re.compile(r"^(?:[A-Za-z]\w*(?:\s*\(\s*x\s*\))?|∫.*d\s*x|.*\bdx)$", re.S)
 _LATEX_DROP = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg|displaystyle|limits)\b|\\[,;:! ]|\\quad|\\qquad")
 _LATEX_FUNC = re.compile(r"\\(?:operatorname|mathrm|text|rm)\s*\{\s*([A-Za-z]+)\s*\}")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
@@ -175,7 +176,9 @@ def normalize(text: str) -> str:
     text = _SUPERSCRIPT_RUN.sub(lambda m: "**(" + m.group().translate(_SUPERSCRIPTS) + ")", text)
     # "∫ x dx = x^2/2", "F(x) = …", "y = …": the answer is what follows the last "=".
     if "=" in text:
-        text = text.rsplit("=", 1)[1]
+        *lefts, text = text.split("=")
+        if not all(_DEFINITION.match(left.strip()) for left in lefts):
+            raise ParseError("an equation is not an expression (only `F(x) = …` or `∫ … dx = …` may precede the answer)")
     text = _CONSTANT_OF_INTEGRATION.sub("", text.strip()).strip()
     if not text:
         raise ParseError("empty expression")

@@ -139,11 +139,12 @@ class _Numpy:
     def atanh(u: Any) -> Any:
         return np.arctanh(u + 0j)
 
+    # numpy scalars, not Python complex: 1/0 must give inf (under errstate), not raise
     @staticmethod
     def num(text: str) -> Any:
-        return complex(float(text))
+        return np.complex128(float(text))
 
-    const = {"pi": complex(math.pi), "E": complex(math.e), "I": 1j}
+    const = {"pi": np.complex128(math.pi), "E": np.complex128(math.e), "I": np.complex128(1j)}
 
     @staticmethod
     def abs(u: Any) -> Any:
@@ -351,6 +352,42 @@ def _compile(node: Node, B: Any, fold: bool = True) -> Closure:
     return gpow
 
 
+def _compile_value(node: Node, B: Any) -> Callable[[Any], Any]:
+    """A closure x -> value (the integrand needs no derivative, and its derivative may not exist
+    where its value does, e.g. acos(sin(x)) at pi/2)."""
+    op = node[0]
+    if op not in ("x", "num", "const") and not depends_on_x(node):
+        value = _compile(node, B, fold=False)(B.num("0"))[0]
+        return lambda x: value
+    if op == "x":
+        return lambda x: x
+    if op in ("num", "const"):
+        c = B.num(node[1]) if op == "num" else B.const[node[1]]
+        return lambda x: c
+    if op == "neg":
+        a = _compile_value(node[1], B)
+        return lambda x: -a(x)
+    if op == "fn":
+        a = _compile_value(node[2], B)
+        if node[1] == "abs":
+            return lambda x: B.abs(a(x))
+        value = _FUNCS[node[1]][0]
+        return lambda x: value(B, a(x))
+    a, b = _compile_value(node[1], B), _compile_value(node[2], B)
+    if op == "add":
+        return lambda x: a(x) + b(x)
+    if op == "sub":
+        return lambda x: a(x) - b(x)
+    if op == "mul":
+        return lambda x: a(x) * b(x)
+    if op == "div":
+        return lambda x: a(x) / b(x)
+    n = _small_integer(node[2])
+    if n is not None:
+        return lambda x: a(x) ** n
+    return lambda x: B.pow(a(x), b(x))
+
+
 def _add(p: tuple, q: tuple) -> tuple:
     return p[0] + q[0], p[1] + q[1]
 
@@ -379,20 +416,27 @@ def _small_integer(node: Node) -> int | None:
 
 
 @lru_cache(maxsize=2048)
-def _np_closure(tree: Node) -> Closure:
-    return _compile(tree, _NP)
+def _np_closure(tree: Node, deriv: bool = True) -> Callable:
+    return _compile(tree, _NP) if deriv else _compile_value(tree, _NP)
 
 
 @lru_cache(maxsize=2048)
-def _mp_closure(tree: Node, dps: int) -> Closure:
+def _mp_closure(tree: Node, dps: int, deriv: bool = True) -> Callable:
     with mp.workdps(dps):
-        return _compile(tree, _MP)
+        return _compile(tree, _MP) if deriv else _compile_value(tree, _MP)
 
 
 def _np_eval(tree: Node, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, F') at every point of xs, complex128."""
     with np.errstate(all="ignore"):
         v, d = _np_closure(tree)(xs.astype(complex))
         return np.broadcast_to(v, xs.shape).astype(complex), np.broadcast_to(d, xs.shape).astype(complex)
+
+
+def _np_values(tree: Node, xs: np.ndarray) -> np.ndarray:
+    """f at every point of xs, complex128."""
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(_np_closure(tree, False)(xs.astype(complex)), xs.shape).astype(complex)
 
 
 def _mp_eval(tree: Node, x: float, dps: int) -> tuple[Any, Any] | None:
@@ -406,6 +450,16 @@ def _mp_eval(tree: Node, x: float, dps: int) -> tuple[Any, Any] | None:
         if not (mp.isfinite(v) and mp.isfinite(d)):
             return None
         return v, d
+
+
+def _mp_value(tree: Node, x: Any, dps: int) -> Any | None:
+    """The value at x with `dps` digits, or None where it is undefined, overflows or is not finite."""
+    with mp.workdps(dps):
+        try:
+            v = mp.mpmathify(_mp_closure(tree, dps, False)(mp.mpf(x)))
+        except (ArithmeticError, ValueError, TypeError):
+            return None
+        return v if mp.isfinite(v) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +487,7 @@ def _round0(tree: Node, seed: int, cfg_key: tuple) -> tuple[np.ndarray, np.ndarr
     """Round 0's points and f there (cached: the members of a GRPO group share one integrand)."""
     cfg = VerifyConfig(round_points=cfg_key[0], domain=cfg_key[1])
     xs = _sample(np.random.default_rng([seed, 0]), 0, cfg, None)
-    return xs, _np_eval(tree, xs)[0]
+    return xs, _np_values(tree, xs)
 
 
 def _real(v: Any, rel: float = 1e-9) -> bool:
@@ -446,19 +500,26 @@ def _rel_error(deriv: Any, f: Any) -> float:
 
 
 def _confirm(f_tree: Node, F_tree: Node, x: float, cfg: VerifyConfig) -> str:
-    """Settle one point in mpmath: 'agree', 'mismatch', or 'skip' (undefined, or F not real there)."""
-    result = "skip"
+    """Settle one point in mpmath: 'agree', 'mismatch', or 'skip' (undefined, or F not real there).
+
+    Agree if |F' - f| <= mp_rtol * max(|F'|, |f|) at mp_dps digits, or at twice that many; or if the
+    difference at the higher precision is below mp_rtol times the values at the lower one: then the
+    lower-precision values were rounding noise (an integrand that cancels to 0, say)."""
+    result, previous = "skip", None
     for dps in (cfg.mp_dps, 2 * cfg.mp_dps):
-        f = _mp_eval(f_tree, x, dps)
+        f = _mp_value(f_tree, x, dps)
         F = _mp_eval(F_tree, x, dps)
         if f is None or F is None:
             return "skip"
-        fv, (Fv, Fd) = f[0], F
-        if not _real(mp.mpc(fv), mp.mpf(10) ** (-dps // 2)):
+        fv, (Fv, Fd) = mp.mpc(f), (mp.mpc(F[0]), mp.mpc(F[1]))
+        scale = max(abs(Fd), abs(fv))
+        if not _real(fv, mp.mpf(10) ** (-dps // 2)) and abs(fv.imag) > cfg.mp_rtol * (previous or scale):
             return "skip"
-        if _rel_error(mp.mpc(Fd), mp.mpc(fv)) <= cfg.mp_rtol:
+        diff = abs(Fd - fv.real)
+        if diff <= cfg.mp_rtol * scale or (previous is not None and diff <= cfg.mp_rtol * previous):
             return "agree"
-        result = "mismatch" if _real(mp.mpc(Fv), 1e-12) else "skip"
+        previous = scale
+        result = "mismatch" if _real(Fv, 1e-12) else "skip"
     return result
 
 
@@ -473,7 +534,7 @@ def _derivative_check(f_tree: Node, F_tree: Node, seed: int, cfg: VerifyConfig) 
             real_f = [x for x in agree] or usable_x
             hull = (min(real_f), max(real_f)) if real_f else None
             xs = _sample(np.random.default_rng([seed, round_]), round_, cfg, hull)
-            fv = _np_eval(f_tree, xs)[0]
+            fv = _np_values(f_tree, xs)
         Fv, Fd = _np_eval(F_tree, xs)
         with np.errstate(all="ignore"):
             usable = (np.isfinite(fv) & (np.abs(fv.imag) <= 1e-9 * np.abs(fv)) & np.isfinite(Fv) & np.isfinite(Fd))
@@ -509,7 +570,7 @@ def _switch_nodes(tree: Node) -> list[Node]:
 
 
 def _switch_values(nodes: list[Node], xs: np.ndarray) -> np.ndarray:
-    return np.array([_np_eval(n, xs)[0] for n in nodes])
+    return np.array([_np_values(n, xs) for n in nodes])
 
 
 def _check_switch_jumps(f_tree: Node, F_tree: Node, agree: list[float]) -> None:
@@ -533,10 +594,10 @@ def _check_switch_jumps(f_tree: Node, F_tree: Node, agree: list[float]) -> None:
             else:
                 hi = m
         ends = np.array([lo, hi])
-        fv = _np_eval(f_tree, ends)[0]
+        fv = _np_values(f_tree, ends)
         if not (np.all(np.isfinite(fv)) and np.all(np.abs(fv.imag) <= 1e-9 * np.abs(fv))):
             continue  # f is not real/finite here: different intervals of f's domain
-        typical = float(np.median(np.abs(_np_eval(f_tree, xs)[0])))
+        typical = float(np.median(np.abs(_np_values(f_tree, xs))))
         if float(np.max(np.abs(fv))) > 1e6 * (1 + typical):
             continue  # a pole of f
         Fv = _np_eval(F_tree, ends)[0]
@@ -556,7 +617,7 @@ def _interval_gap(f_tree: Node, F_tree: Node, a: float, b: float) -> tuple[compl
     centres = np.array([m, (a + m) / 2, (m + b) / 2])
     halves = np.array([b - a, m - a, b - m]) / 2
     nodes = (centres[:, None] + halves[:, None] * GL_NODES).ravel()
-    fv, _ = _np_eval(f_tree, nodes)
+    fv = _np_values(f_tree, nodes)
     if not (np.all(np.isfinite(fv)) and np.all(np.abs(fv.imag) <= 1e-9 * np.abs(fv))):
         return None
     Fv, _ = _np_eval(F_tree, np.array([a, b]))
@@ -576,9 +637,9 @@ def _mp_interval_ok(f_tree: Node, F_tree: Node, a: float, b: float, scale: float
             Fa, Fb = _mp_eval(F_tree, a, dps), _mp_eval(F_tree, b, dps)
             if Fa is None or Fb is None:
                 return False
-            f = _mp_closure(f_tree, dps)
+            f = _mp_closure(f_tree, dps, False)
             try:
-                q, e = mp.quad(lambda t: f(t)[0], [a, b], error=True)
+                q, e = mp.quad(f, [a, b], error=True)
             except (ArithmeticError, ValueError, TypeError):
                 return False
             if abs(Fb[0] - Fa[0] - q) <= 1e-12 * scale and e <= 1e-12 * scale:
@@ -592,7 +653,7 @@ def _switches(tree: Node, x: float) -> list[complex]:
 
     def walk(n: Node) -> None:
         if n[0] == "fn" and n[1] in BRANCH_FUNCTIONS:
-            found.append(complex(_np_eval(n, np.array([x]))[0][0]))
+            found.append(complex(_np_values(n, np.array([x]))[0]))
         for c in n[1:]:
             if isinstance(c, tuple):
                 walk(c)
@@ -653,10 +714,10 @@ def _identically_zero(f_tree: Node, seed: int, cfg: VerifyConfig) -> bool:
     xs, fv = _round0(f_tree, seed, (cfg.round_points, cfg.domain))
     tried = 0
     for x in xs[np.isfinite(fv)][: cfg.min_points]:
-        r = _mp_eval(f_tree, float(x), 60)
+        r = _mp_value(f_tree, float(x), 60)
         if r is None:
             continue
-        if abs(r[0]) > 1e-40:
+        if abs(r) > 1e-40:
             return False
         tried += 1
     return tried >= cfg.min_points // 2
@@ -697,10 +758,10 @@ def _bound(value: Any, dps: int) -> Any:
     tree = parse_tree(text)
     if depends_on_x(tree):
         raise ParseError(f"bound {text!r} depends on x")
-    r = _mp_eval(tree, 0.0, dps)
-    if r is None or not _real(mp.mpc(r[0]), 1e-20):
+    r = _mp_value(tree, 0, dps)
+    if r is None or not _real(mp.mpc(r), 1e-20):
         raise ParseError(f"bound {text!r} is not a real number")
-    return mp.re(r[0])
+    return mp.re(r)
 
 
 def _split_points(f_tree: Node, a: Any, b: Any, fine: bool) -> list[Any]:
@@ -718,7 +779,7 @@ def _split_points(f_tree: Node, a: Any, b: Any, fine: bool) -> list[Any]:
         grid = np.concatenate([np.linspace(-50, 50, 2001), logs, -logs])
         grid = grid[(grid > float(a)) & (grid < float(b))]
     if grid.size:
-        fv = np.abs(_np_eval(f_tree, grid)[0])
+        fv = np.abs(_np_values(f_tree, grid))
         fv[~np.isfinite(fv)] = 0
         peak = float(grid[int(np.argmax(fv))])
         pts.update(mp.mpf(peak + d) for d in (0, -1, 1, -10, 10) if a < peak + d < b)
@@ -733,17 +794,17 @@ def _check_definite(f_tree: Node, F_tree: Node, lower: Any, upper: Any, cfg: Ver
         a, b = _bound(lower, dps), _bound(upper, dps)
     except ParseError as e:
         return Verdict(False, f"bad bound: {e}", bad_integrand=True)
-    got = _mp_eval(F_tree, 0.0, dps)
-    if got is None or not _real(mp.mpc(got[0]), 1e-15):
+    got = _mp_value(F_tree, 0, dps)
+    if got is None or not _real(mp.mpc(got), 1e-15):
         return Verdict(False, "the answer is not a real finite number")
-    value = mp.re(got[0])
-    f = _mp_closure(f_tree, dps)
+    value = mp.re(got)
+    f = _mp_closure(f_tree, dps, False)
 
     ends: set[Any] = set()  # split points: tanh-sinh may land exactly on one of a short piece
 
     def fx(t: Any) -> Any:
         try:
-            return f(t)[0]
+            return f(t)
         except (ArithmeticError, ValueError, TypeError):
             return mp.mpf(0) if t in ends else mp.nan
 
@@ -804,7 +865,7 @@ def check(integrand: str, candidate: str | None, lower: Any = None, upper: Any =
             verdict = _check_definite(f_tree, F_tree, lower, upper, cfg)
         else:
             verdict = _check_indefinite(f_tree, F_tree, integrand, cfg)
-    except (RecursionError, MemoryError, OverflowError) as e:
+    except (RecursionError, MemoryError, ArithmeticError, ValueError) as e:
         verdict = Verdict(False, f"numeric evaluation failed ({type(e).__name__})")
     verdict.seconds = time.perf_counter() - start
     return verdict
