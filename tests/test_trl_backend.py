@@ -70,6 +70,17 @@ def test_recipe_maps_onto_grpo_config(tmp_path: Path) -> None:
         grpo_kwargs(cfg, RunDir(tmp_path), 7, "cpu", num_processes=2)
 
 
+def test_processes_on_one_node_share_the_verifier_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.rl.trl_backend import _share_cores
+
+    cfg = Config()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert _share_cores(cfg).verify.workers == max(1, len(os.sched_getaffinity(0)) // 2)
+    assert cfg.verify.workers == 0  # the run's own config is left alone
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert _share_cores(cfg).verify.workers == 0  # one process: one worker per core, as usual
+
+
 def test_reward_function_scores_with_our_verifier() -> None:
     from engine.reward import score
     from engine.rewards_trl import compute_score, integration_reward

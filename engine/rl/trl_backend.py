@@ -42,6 +42,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -176,7 +177,7 @@ def train(
         events.emit("run_finished", status="done", steps=start_step, reward_mean=None)
         return {"status": "done", "steps": start_step, "checkpoint": str(checkpoint), "reward_mean": None}
 
-    reward = VerifierReward(cfg, sink=events, max_events=cfg.trl.rollout_events)
+    reward = VerifierReward(_share_cores(cfg), sink=events, max_events=cfg.trl.rollout_events)
     watcher = _EventCallback(run, events, control, reward, state, cfg)
     with state.main_process_first():  # a GGUF model is converted once, by the main process
         model_dir = hf_model_dir(cfg.model)
@@ -290,6 +291,19 @@ def _pool(args: argparse.Namespace, cfg: Config, sink: EventSink) -> list[dict[s
             tree = build_tree(p.integrand, backend=None, cfg=cfg.variants, sink=sink, seed=cfg.grpo.seed + i)
             nodes.extend(dataclasses.asdict(n) for n in tree)
     return nodes
+
+
+def _share_cores(cfg: Config) -> Config:
+    """A copy of cfg whose verifier pool takes this process's share of the node's cores.
+
+    Every process scores its own completions; with "one worker per core" each of 8 processes
+    would start a worker on every core of the node.
+    """
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    cfg = Config.from_dict(cfg.to_dict())
+    if cfg.verify.workers == 0 and local > 1:
+        cfg.verify.workers = max(1, len(os.sched_getaffinity(0)) // local)
+    return cfg
 
 
 def _check_vllm(device: str) -> None:
