@@ -12,7 +12,7 @@ from typing import Any
 
 T0 = 1_750_000_000.0
 ROOTS = ("x*exp(x)", "x**2*sin(x)", "log(x)/x", "1/(1+x**2)")
-EASIER = ("exp(x)", "x**2", "sin(x)", "x", "cos(x)", "1/x", "x**3", "exp(2*x)")
+EASIER = ("exp(x)", "x**2", "sin(x)", "x", "cos(x)", "sqrt(x)", "x**3", "exp(2*x)")
 
 
 def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group: int = 8,

@@ -259,6 +259,7 @@ async def test_runs_screen_lists_and_opens_runs(tmp_path: Path) -> None:
         assert set(rows) == {"first", "second"}
         assert rows["first"][5] == "done" and rows["first"][4] == "4/4"
         assert rows["second"][5] == "running?"
+        assert rows["first"][3] == "x*exp(x)"  # the first problem of the run
         app.screen.query_one(DataTable).move_cursor(row=[r.path.name for r in app.screen.summaries].index("first"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_mode == "dashboard" and dashboard(app).state.status == "done")
@@ -337,3 +338,21 @@ async def test_solve_preview_pretty_prints_and_shows_parse_errors_inline(tmp_pat
         screen.query_one("#upper", Input).value = "1"
         await wait_for(pilot, lambda: screen.current is not None and screen.current.upper == "1", timeout=30)
         assert str(preview.render()).splitlines()[0].strip() == "1"
+
+
+async def test_answers_arriving_in_one_burst_all_land(tmp_path: Path) -> None:
+    """A card gets its verdict even when its first token and its result come in the same frame."""
+    app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        events = [{"type": "token", "t": 1.0, "sample": i, "text": "<answer>"} for i in range(3)]
+        events += [{"type": "sample", "t": 2.0 + i, "index": i, "integrand": "x", "answer": "x**2/2", "ok": i != 1,
+                    "reason": "ok" if i != 1 else "wrong", "seconds": 0.5} for i in range(3)]
+        events.append({"type": "run_finished", "t": 5.0, "status": "done"})
+        screen.show_events(events)
+        await wait_for(pilot, lambda: len(screen.samples) == 3)
+        await pilot.pause(0.1)
+        cards = list(screen.query(AnswerCard))
+        assert [c.has_class("-ok") for c in cards] == [True, False, True]
+        assert "x**2/2" in str(cards[0].query_one(".answer-verdict").render())
+        assert "2/3 verified in 4.0 s" in str(screen.query_one("#solve-status").render())

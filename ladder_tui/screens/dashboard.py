@@ -8,6 +8,7 @@ run's events.jsonl (replay, optionally following a headless run).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,10 @@ from ladder_tui.widgets.variant_tree import VariantTree
 from ladder_tui.widgets.verification_log import VerificationLog
 
 FLUSH_HZ = 25  # ticks a second: fold new events into the state, redraw one dirty part
-PARTS = ("tree", "log", "curves", "header")
+# Parts of the screen, redrawn in turns, each at most once per interval (seconds): a burst then
+# costs a few bounded redraws a second instead of one per batch.
+REDRAW_INTERVAL = {"tree": 0.1, "log": 0.25, "curves": 0.5, "header": 0.1}
+PARTS = tuple(REDRAW_INTERVAL)
 EVENTS_PER_TICK = 2000  # a replay's backlog is folded in over several ticks
 TREE_NODES_PER_TICK = 100  # and a big tree is added to the widget in slices
 
@@ -58,6 +62,7 @@ class DashboardScreen(Screen):
         self._touched: set[str] = set()  # variants whose label is out of date
         self._dirty: set[str] = set()  # parts of the screen to redraw
         self._turn = 0
+        self._drawn_at: dict[str, float] = {}
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -158,11 +163,13 @@ class DashboardScreen(Screen):
                 ("tree", changes.new_variants or changes.touched_variants), ("log", changes.new_rollouts),
                 ("curves", changes.steps), ("header", changes.header or changes.finished)) if dirty}
             self._report(changes)
+        now = time.monotonic()
         for _ in PARTS:
             part = PARTS[self._turn % len(PARTS)]
             self._turn += 1
-            if part in self._dirty:
+            if part in self._dirty and now - self._drawn_at.get(part, 0.0) >= REDRAW_INTERVAL[part]:
                 self._dirty.discard(part)
+                self._drawn_at[part] = now
                 self._redraw(part)
                 return
 

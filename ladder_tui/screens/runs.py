@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 
 MAX_RUNS = 500
 TAIL_BYTES = 64 * 1024
+HEAD_LINES = 50  # enough to reach the first variant or sample of a run
 
 
 @dataclass
@@ -30,25 +31,25 @@ class RunSummary:
     modified: float
 
 
-def _first_and_last(path: Path) -> tuple[dict, list[dict]]:
-    """The first event and the events in the file's last 64 KiB (no need to read it all)."""
-    with open(path, "rb") as f:
-        first_line = f.readline()
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - TAIL_BYTES))
-        tail = f.read().decode("utf-8", errors="replace").split("\n")[1:]
+def _parse(lines: list[str]) -> list[dict]:
     events = []
-    for line in tail:
+    for line in lines:
         try:
             events.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    try:
-        first = json.loads(first_line)
-    except json.JSONDecodeError:
-        first = {}
-    return first, events
+    return events
+
+
+def _head_and_tail(path: Path) -> tuple[list[dict], list[dict]]:
+    """The first events and those in the file's last 64 KiB (no need to read it all)."""
+    with open(path, "rb") as f:
+        head = [f.readline().decode("utf-8", errors="replace") for _ in range(HEAD_LINES)]
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read().decode("utf-8", errors="replace").split("\n")[1:]
+    return _parse(head), _parse(tail)
 
 
 def summarize(run_dir: Path) -> RunSummary | None:
@@ -56,10 +57,10 @@ def summarize(run_dir: Path) -> RunSummary | None:
     events_path = run_dir / "events.jsonl"
     if not events_path.is_file():
         return None
-    first, last = _first_and_last(events_path)
-    started = first if first.get("type") == "run_started" else {}
+    head, last = _head_and_tail(events_path)
+    started = head[0] if head and head[0].get("type") == "run_started" else {}
     kind = str(started.get("kind") or ("solve" if run_dir.name.startswith("solve-") else "?"))
-    subject = next((str(e.get("integrand")) for e in [first, *last] if e.get("integrand")), "")
+    subject = next((str(e.get("integrand")) for e in [*head, *last] if e.get("integrand")), "")
     steps = [e for e in last if e.get("type") == "step"]
     total = started.get("total_steps")
     step = f"{steps[-1].get('step')}/{total or '?'}" if steps else ("–" if kind == "solve" else f"0/{total or '?'}")

@@ -21,20 +21,23 @@ class AnswerCard(Vertical):
         self.index = index
         self.text = ""
         self.border_title = f"sample {index + 1}"
+        # Made here, not in compose, so events arriving before the card is mounted still land.
+        self._stream = Static("", classes="answer-stream")
+        self._verdict = Static("generating…", classes="answer-verdict")
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="answer-stream")
-        yield Static("generating…", classes="answer-verdict")
+        yield self._stream
+        yield self._verdict
 
     def add_tokens(self, text: str) -> None:
         self.text = (self.text + text)[-MAX_STREAM_CHARS:]
-        self.query_one(".answer-stream", Static).update(escape(self.text.strip()))
+        self._stream.update(escape(self.text.strip()))
 
     def set_result(self, sample: dict[str, Any]) -> None:
         """Show the checked answer; `sample` is the engine's `sample` event."""
         if sample.get("completion"):
             self.text = str(sample["completion"])[-MAX_STREAM_CHARS:]
-            self.query_one(".answer-stream", Static).update(escape(self.text.strip()))
+            self._stream.update(escape(self.text.strip()))
         ok = bool(sample.get("ok"))
         answer = sample.get("answer")
         verdict = "[b]✓ verified[/b]" if ok else "[b]✗ rejected[/b]"
@@ -48,6 +51,6 @@ class AnswerCard(Vertical):
             timing.append(f"{sample['tokens']} tokens")
         if details or timing:
             lines.append("[dim]" + " · ".join(details + timing) + "[/dim]")
-        self.query_one(".answer-verdict", Static).update("\n".join(lines))
+        self._verdict.update("\n".join(lines))
         self.remove_class("-pending")
         self.add_class("-ok" if ok else "-bad")
