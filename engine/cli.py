@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", "-k", type=int, default=4)
     p.add_argument("--backend", choices=["llamacpp", "hf"], default=None)
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
+    p.add_argument("--max-tokens", type=int, default=None, help="completion tokens per answer (default: config)")
+    p.add_argument("--temperature", type=float, default=None, help="for the K samples (greedy is always 0)")
     p.add_argument("--out", default=None, metavar="FILE.json", help="also write the report here")
     _json_arg(p)
     p.set_defaults(handler="engine.evaluate:cli_eval")

@@ -207,8 +207,11 @@ def cli_eval(args: argparse.Namespace) -> int:
         raise LadderError(f"--adapter {args.adapter} is not a run directory")
     backend = load_backend(args.model or cfg.model, args.backend, args.device, adapter=args.adapter)
     sink = EventSink(run=Path(args.adapter).name if args.adapter else "eval", stream=event_stream(args))
-    report = evaluate(problems, backend, samples=args.samples, seed=args.seed, cfg=cfg,
-                      sink=sink, set_name=Path(args.problems).stem)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise LadderError("--max-tokens must be at least 1")
+    report = evaluate(problems, backend, samples=args.samples, seed=args.seed, cfg=cfg, sink=sink,
+                      set_name=Path(args.problems).stem, max_tokens=args.max_tokens,
+                      temperature=args.temperature)
     report["problems_file"] = str(args.problems)
     report["adapter"] = args.adapter
     from engine.runs import atomic_write_json

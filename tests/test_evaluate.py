@@ -99,7 +99,7 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
     out = tmp_path / "report.json"
     proc = subprocess.run(
         [sys.executable, "-m", "engine.cli", "eval", "--model", "tiny", "--problems", str(problems_file),
-         "--samples", "2", "--json", "--out", str(out)],
+         "--samples", "2", "--max-tokens", "12", "--json", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
@@ -107,6 +107,7 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
     assert set(report) >= {"greedy_accuracy", "pass@1", "pass@2", "problems", "tokens", "seconds",
                            "problems_per_minute"}
     assert len(report["problems"]) == 3 and all(r["n"] == 2 for r in report["problems"])
+    assert report["tokens"] <= 3 * 3 * 12 and report["params"]["max_tokens"] == 12
     assert all(0.0 <= report[key] <= 1.0 for key in ("greedy_accuracy", "pass@1", "pass@2"))
     assert json.loads(out.read_text())["pass@1"] == report["pass@1"]
 
