@@ -39,7 +39,6 @@ dynamic resampling of equal-reward groups (TRL gives them zero advantage instead
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -216,15 +215,18 @@ def train(
 def cli_train(args: argparse.Namespace) -> int:
     """`ladder train --backend trl …` (engine.ladder.cli_train hands over to it), on every process.
 
-    The main process creates (or reopens) the run directory and its variant pool first; the other
-    processes of an `accelerate launch` wait for it, then all train together.
+    The main process creates (or reopens) the run directory and builds its variant pool exactly as
+    `--backend hf` does (engine.ladder.build_pool_nodes: LLM and symbolic trees, evaluation
+    problems excluded); the other processes of an `accelerate launch` wait for it, then all train.
     """
     from accelerate import PartialState
 
     from engine.cli import control_for, event_stream
+    from engine.ladder import build_pool_nodes, config_from_args
+    from engine.problems import load_problems
 
-    if args.steps is None:
-        raise LadderError("--backend trl needs --steps (the run's total number of optimizer steps)")
+    if args.steps is None or args.steps < 1:
+        raise LadderError("ladder train --backend trl needs --steps N (the run's total steps, N >= 1)")
     # The first PartialState fixes the process group; on CPU it must be told so (gloo).
     state = PartialState(cpu=pick_device(args.device) == "cpu")
     with state.main_process_first():
@@ -234,63 +236,38 @@ def cli_train(args: argparse.Namespace) -> int:
         elif not args.problems:
             raise LadderError("ladder train needs --problems FILE.jsonl (or --resume RUN_DIR)")
         else:
-            cfg = _config_from_args(args)
+            cfg = config_from_args(args)
             out = Path(args.out or f"runs/{Path(args.problems).stem}-trl")
             run = RunDir.create(out, cfg) if state.is_main_process else RunDir.open(out)
+    cfg.trl.use_vllm = cfg.trl.use_vllm or args.use_vllm
+    cfg.trl.vllm_mode = args.vllm_mode or cfg.trl.vllm_mode
+    control = control_for(args)
     sink = run.sink(event_stream(args)) if state.is_main_process else null_sink()
     try:
         if state.is_main_process and not run.tree_path.exists():
-            run.write_tree(_pool(args, cfg, sink))
+            if not args.problems:
+                raise LadderError(f"{run.path} has no tree.jsonl to resume from")
+            exclude = {p.integrand for p in load_problems(args.eval_problems)} if args.eval_problems else set()
+            run.write_tree(build_pool_nodes(load_problems(args.problems), cfg, variants=not args.no_variants,
+                                            exclude=exclude, sink=sink, control=control))
         state.wait_for_everyone()
         if args.eval_problems:
-            sink.log("--eval-problems is not used by --backend trl; run `ladder eval --adapter` afterwards",
+            sink.log("--backend trl does not evaluate during training; run `ladder eval --adapter RUN_DIR`",
                      level="warning")
-        summary = train(run, cfg, run.read_tree(), steps=args.steps, sink=sink,
-                        control=control_for(args), resume=bool(args.resume))
+        summary = train(run, cfg, run.read_tree(), steps=args.steps, sink=sink, control=control,
+                        resume=bool(args.resume))
+    except LadderError as e:
+        sink.emit("error", message=str(e))
+        sink.emit("run_finished", status="error")
+        raise
     finally:
         sink.close()
-    if getattr(args, "json", False) and state.is_main_process and not args.engine_mode:
-        print(json.dumps(summary))
+    if state.is_main_process:
+        if getattr(args, "json", False) and not args.engine_mode:
+            print(json.dumps(summary))
+        else:
+            print(f"{summary['status']}: {summary['steps']} steps, checkpoint {summary['checkpoint']}", file=sys.stderr)
     return 0
-
-
-def _config_from_args(args: argparse.Namespace) -> Config:
-    cfg = Config.load(args.config) if args.config else Config()
-    cfg.model = args.model or cfg.model
-    cfg.device = args.device
-    cfg.grpo.seed = args.seed
-    if args.group_size is not None:
-        cfg.grpo.group_size = args.group_size
-    if args.depth is not None:
-        cfg.variants.depth = args.depth
-    if args.max_variants is not None:
-        cfg.variants.max_variants = args.max_variants
-    if args.use_vllm:
-        cfg.trl.use_vllm = True
-    if args.vllm_mode is not None:
-        cfg.trl.vllm_mode = args.vllm_mode
-    return cfg
-
-
-def _pool(args: argparse.Namespace, cfg: Config, sink: EventSink) -> list[dict[str, Any]]:
-    """The training pool: the problems themselves (--no-variants) or their symbolic variant trees.
-
-    A tree built earlier (with LLM variants too) is reused by passing its tree.jsonl as
-    --problems with --no-variants: tree nodes are valid problem lines.
-    """
-    from engine.problems import load_problems
-
-    problems = load_problems(args.problems)
-    if args.no_variants:
-        return [p.to_dict() for p in problems if not p.definite]
-    from engine.variants import build_tree
-
-    nodes: list[dict[str, Any]] = []
-    for i, p in enumerate(problems):
-        if not p.definite:
-            tree = build_tree(p.integrand, backend=None, cfg=cfg.variants, sink=sink, seed=cfg.grpo.seed + i)
-            nodes.extend(dataclasses.asdict(n) for n in tree)
-    return nodes
 
 
 def _share_cores(cfg: Config) -> Config:
