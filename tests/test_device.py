@@ -89,3 +89,17 @@ def test_example_accelerate_configs_parse(name: str) -> None:
     config = ClusterConfig.from_yaml_file(ROOT / "configs" / "accelerate" / f"{name}.yaml")
     assert config.mixed_precision == "bf16" and not config.use_cpu
     assert config.num_processes == (1 if name == "single_gpu" else 8)
+
+
+def test_hand_written_trainer_uses_the_picked_device_and_dtype(tiny_dir: Path) -> None:
+    """engine/rl/grpo.py takes its device from pick_device: base in pick_dtype, LoRA in fp32."""
+    from engine.rl.grpo import GRPOTrainer
+
+    cfg = Config(model="tiny", device="auto")
+    trainer = GRPOTrainer(tiny_dir, cfg)
+    device = pick_device("auto")
+    assert trainer.device == device
+    assert {p.device.type for p in trainer.model.parameters()} == {torch.device(device).type}
+    assert {p.dtype for p in trainer.params} == {torch.float32}
+    frozen = {p.dtype for p in trainer.model.parameters() if not p.requires_grad}
+    assert frozen == {pick_dtype(device)}
