@@ -7,7 +7,8 @@ nodes (DDP, FSDP, DeepSpeed ZeRO) and, optionally, generate rollouts with vLLM:
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m engine.cli \\
         train --backend trl --model PATH --problems FILE.jsonl --steps 250 --out runs/NAME
 
-Entry point:
+Entry points: `cli_train(args)`, to which engine.ladder.cli_train hands `--backend trl` (run
+directory and variant pool built as for `--backend hf`, on the main process), and
 
     train(run, cfg, pool, *, steps, sink, control=None, resume=False) -> dict
 
@@ -33,7 +34,8 @@ micro-batches; kl_coef → beta (reference = the model with the adapter disabled
 epsilon; lr, max_grad_norm, seed; [sample] max_tokens → max_completion_length and the sampling
 settings; group-normalised advantages (scale_rewards="group"); [trl] loss_type "dapo" averages the
 token losses over the batch as our trainer does. LoRA settings become a peft LoraConfig. Not mapped:
-dynamic resampling of equal-reward groups (TRL gives them zero advantage instead).
+dynamic resampling of equal-reward groups (TRL gives them zero advantage instead), and the stop at
+</answer> (TRL's generation ends at EOS or the token budget).
 """
 
 from __future__ import annotations
