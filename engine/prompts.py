@@ -122,18 +122,24 @@ VARIANT_EXAMPLE = (
 )
 
 
-def variant_chat(integrand: str, kind: str, transforms: list[str], persona: str, count: int) -> Chat:
-    """The chat asking for `count` variants of `integrand` of `kind` (easier or equivalent)."""
+def variant_chat(integrand: str, kind: str, transforms: list[str], persona: str, count: int,
+                 examples: list[str] | None = None) -> Chat:
+    """The chat asking for `count` variants of `integrand` of `kind` (easier or equivalent).
+
+    `examples` (variants of this very integrand, from the symbolic generator) make the worked
+    turn; small models copy a fixed example's functions into their answers otherwise."""
     wanted = "easier" if kind == "easier" else "equivalent (same difficulty, different form)"
     steps = "\n".join(f"- {t}" for t in transforms)
-    user = (
-        f"{persona}\nIntegrand: {integrand}\nWrite {count} {wanted} variants. "
-        f"Use transformations such as:\n{steps}"
-    )
-    question, answer = VARIANT_EXAMPLE
+    if examples:
+        question = f"Integrand: {integrand}\nWrite {len(examples)} {wanted} variants."
+        answer = "\n".join(f"{i}. {e}" for i, e in enumerate(examples, 1))
+        ask = f"Write {count} more {wanted} variants of {integrand}, different from those."
+    else:
+        question, answer = VARIANT_EXAMPLE
+        ask = f"Integrand: {integrand}\nWrite {count} {wanted} variants."
     return [
         {"role": "system", "content": VARIANT_SYSTEM},
         {"role": "user", "content": question},
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": user},
+        {"role": "user", "content": f"{persona}\n{ask} Use transformations such as:\n{steps}"},
     ]

@@ -316,18 +316,21 @@ class _LLMGenerator:
         self.backend, self.cfg, self.rng = backend, cfg, rng
         self.turn = 0  # rotates personas and temperatures over the whole tree
 
-    def propose(self, parents: list[Node], stats: TreeStats) -> dict[str, list[tuple[str, str, str]]]:
-        """For each parent id: (text line, kind, via) for every line of its completion."""
+    def propose(self, parents: list[Node], stats: TreeStats,
+                examples: dict[str, dict[str, list[str]]]) -> dict[str, list[tuple[str, str, str]]]:
+        """For each parent id: (text line, kind, via) for every line of its completion.
+        `examples[parent id][kind]`: symbolic variants of that parent shown as the worked turn."""
         by_temp: dict[float, list[tuple[Node, str, list[dict[str, str]]]]] = {}
         for parent in parents:
             kind = "easier" if self.rng.random() < self.cfg.easier_share else "equivalent"
+            shown = examples.get(parent.id, {}).get(kind, [])[: self.cfg.prompt_examples]
             library = prompts.EASIER_TRANSFORMS if kind == "easier" else prompts.EQUIVALENT_TRANSFORMS
             k = self.rng.randint(self.cfg.transforms_min, self.cfg.transforms_max)
             transforms = self.rng.sample(library, min(k, len(library)))
             persona = prompts.PERSONAS[self.turn % len(prompts.PERSONAS)]
             temp = self.cfg.temperatures[self.turn % len(self.cfg.temperatures)]
             self.turn += 1
-            chat = prompts.variant_chat(parent.integrand, kind, transforms, persona, self.cfg.per_node)
+            chat = prompts.variant_chat(parent.integrand, kind, transforms, persona, self.cfg.per_node, shown)
             by_temp.setdefault(temp, []).append((parent, kind, chat))
         out: dict[str, list[tuple[str, str, str]]] = {p.id: [] for p in parents}
         t0 = time.perf_counter()
@@ -426,22 +429,38 @@ def build_tree_stats(
         parents = [p for p in level if not symbolic.is_trivial(exprs[p.id], x)] or level
         rng.shuffle(parents)
         # No more prompts than the quota needs (a batch gives up to per_node variants).
-        prompted = parents[: max(1, math.ceil(2 * quota / max(1, cfg.per_node)))]
-        llm_lines = llm.propose(prompted, stats) if llm is not None and quota > 0 else {}
-        queues: dict[str, list[_Proposal]] = {}
+        # No more prompts than the quota needs (a batch gives up to per_node variants; alone, the
+        # LLM gets twice that for the proposals it wastes).
+        prompts_needed = math.ceil((2 if source == "llm" else 1) * quota / max(1, cfg.per_node))
+        prompted = parents[: max(1, prompts_needed)]
+        ts = time.perf_counter()
+        sym_cands: dict[str, list[symbolic.Candidate]] = {}
         for parent in parents:
-            from_llm = _screen(llm_lines.get(parent.id, []), registry, stats, "llm")
-            from_sym: list[_Proposal] = []
-            if use_symbolic and not symbolic.is_trivial(exprs[parent.id], x):
-                ts = time.perf_counter()
+            if not symbolic.is_trivial(exprs[parent.id], x):
                 cands = symbolic.candidates(exprs[parent.id], x, cfg.max_ops, cfg.max_exponent)
                 last = depth == cfg.depth
                 cands = symbolic.pick(cands, len(cands), cfg.easier_share, rng, leaf_first=last)
                 if not last:  # trivial variants have no children: keep them for later in the queue
                     cands.sort(key=lambda c: symbolic.is_trivial(c.expr, x))
-                from_sym = _screen([(c.expr, c.kind, c.op) for c in cands], registry, stats, "symbolic")
-                stats.sources["symbolic"].seconds += time.perf_counter() - ts
+                sym_cands[parent.id] = cands
+        sym_seconds = time.perf_counter() - ts
+        llm_lines = {}
+        if llm is not None and quota > 0:
+            examples = {pid: {kind: [_integrand_text(c.expr) for c in cands if c.kind == kind]
+                              for kind in ("easier", "equivalent")} for pid, cands in sym_cands.items()}
+            llm_lines = llm.propose(prompted, stats, examples)
+        queues: dict[str, list[_Proposal]] = {}
+        for parent in parents:
+            from_llm = _screen(llm_lines.get(parent.id, []), registry, stats, "llm")
+            from_sym: list[_Proposal] = []
+            if use_symbolic and parent.id in sym_cands:
+                ts = time.perf_counter()
+                from_sym = _screen([(c.expr, c.kind, c.op) for c in sym_cands[parent.id]], registry, stats,
+                                   "symbolic")
+                sym_seconds += time.perf_counter() - ts
             queues[parent.id] = _interleave(from_llm, from_sym)
+        if use_symbolic:
+            stats.sources["symbolic"].seconds += sym_seconds
 
         new_level: list[Node] = []
         # Parents take turns, so the quota spreads over the level instead of its first parent.
