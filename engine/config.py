@@ -36,6 +36,7 @@ class VerifyConfig:
     float_rtol: float = 1e-9  # float64 first pass: |F' - f| <= float_rtol * max(|F'|, |f|)
     mp_dps: int = 30  # mpmath digits used to confirm any point the float pass does not settle
     mp_rtol: float = 1e-20  # relative tolerance at mp_dps (and at 2 * mp_dps for cancellation)
+    max_confirm: int = 8  # points per sampling round that mpmath re-checks (largest float error first)
     interval_rtol: float = 1e-7  # |F(b) - F(a) - quad| relative to the quadrature's size
     definite_rtol: float = 1e-8  # definite integrals: |answer - quad| <= definite_rtol * max(1, |quad|)
     workers: int = 0  # 0 = one per core
