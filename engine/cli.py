@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20, help="number of variants")
     p.add_argument("--source", choices=["llm", "symbolic", "both"], default="both")
     p.add_argument("--out", default=None, metavar="FILE.jsonl", help="write the tree (tree.jsonl format)")
+    p.add_argument("--references", action="store_true", help="add sympy antiderivatives (statistics only; up to 5 s each)")
     _json_arg(p)
     p.set_defaults(handler="engine.variants:cli_variants")
 

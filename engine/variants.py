@@ -718,7 +718,7 @@ def cli_variants(args: argparse.Namespace) -> int:
     if args.depth < 1 or args.n < 1:
         raise LadderError("--depth and -n must be at least 1")
     cfg = dataclasses.replace(Config().variants, depth=args.depth, max_variants=args.n)
-    if getattr(args, "references", False):
+    if args.references:
         cfg = dataclasses.replace(cfg, references=True)
     backend = None
     if args.source in ("llm", "both"):
@@ -752,6 +752,8 @@ def _print_tree(tree: Tree, out: Any) -> None:
     shown: dict[str, RichTree] = {}
     for node in tree.nodes:
         label = f"{node.integrand}  [dim]{node.kind} · {node.source}{' · ' + node.via if node.via else ''}[/dim]"
+        if node.reference:
+            label += f"  [dim]∫ = {node.reference}[/dim]"
         if node.parent is None:
             shown[node.id] = RichTree(f"[bold]{node.integrand}[/bold]")
         else:

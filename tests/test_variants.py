@@ -216,6 +216,12 @@ def test_llm_recipe_prompts_and_nodes():
             assert set(listed) <= library
             assert any(p in user for p in prompts.PERSONAS)
             assert f"Write {cfg.per_node} " in user
+            # The worked turn shows symbolic variants of this very parent, not a fixed example.
+            shown = [line.split(". ", 1)[1] for line in chat[2]["content"].splitlines()]
+            assert 1 <= len(shown) <= cfg.prompt_examples
+            parent = chat[1]["content"].splitlines()[0].removeprefix("Integrand: ")
+            assert parent in user
+            assert all(parse_proposal(e) is not None and e != parent for e in shown)
 
 
 def test_prompt_libraries_are_large_enough():
@@ -318,9 +324,9 @@ def test_cli_symbolic_json_and_out(tmp_path):
     out = tmp_path / "tree.jsonl"
     t0 = time.monotonic()
     proc = run_cli("variants", "x**2*exp(x)", "--depth", "2", "-n", "20", "--source", "symbolic", "--json",
-                   "--out", str(out))
+                   "--out", str(out), "--references")
     assert proc.returncode == 0, proc.stderr
-    assert time.monotonic() - t0 < 60
+    assert time.monotonic() - t0 < 90
     data = json.loads(proc.stdout)
     nodes = data["nodes"]
     assert len(nodes) == 21 and len({n["integrand"] for n in nodes}) == 21
@@ -328,6 +334,10 @@ def test_cli_symbolic_json_and_out(tmp_path):
     assert all(n["parent"] in ids for n in nodes[1:])
     assert data["stats"]["per_level"] == {"0": 1, "1": 10, "2": 10}
     assert [json.loads(line) for line in out.read_text().splitlines()] == nodes
+    root = nodes[0]  # references are statistics: sympy's antiderivative of x**2*exp(x)
+    F = parse_integrand(root["reference"])
+    assert sp.simplify(sp.diff(F, X) - parse_integrand(root["integrand"])) == 0
+    assert sum(n["reference"] is not None for n in nodes) >= 18
 
 
 def test_cli_tree_output_and_bad_integrand():
