@@ -75,6 +75,15 @@ class Node:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "Node":
+        """A node from a tree.jsonl line, or a root from a problem line (id and integrand only)."""
+        depth = int(row.get("depth") or 0)
+        return cls(id=str(row["id"]), parent=row.get("parent"), depth=depth,
+                   kind=str(row.get("kind") or ("root" if depth == 0 else "easier")),
+                   source=str(row.get("source") or "user"), integrand=str(row["integrand"]),
+                   reference=row.get("reference"), via=str(row.get("via") or ""))
+
     def event_fields(self) -> dict[str, Any]:
         """The fields of the `variant` event (engine/events.py)."""
         return {k: getattr(self, k) for k in ("id", "parent", "depth", "kind", "source", "integrand")}
@@ -643,8 +652,7 @@ class VariantPool:
         self.cfg = cfg
         self.nodes: dict[str, Node] = {}
         for n in nodes:
-            node = n if isinstance(n, Node) else Node(**{f.name: n[f.name] for f in dataclasses.fields(Node)
-                                                         if f.name in n})
+            node = n if isinstance(n, Node) else Node.from_dict(n)
             self.nodes[node.id] = node
         if not self.nodes:
             raise LadderError("the variant pool is empty")

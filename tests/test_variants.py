@@ -304,7 +304,9 @@ def test_pool_sample_is_distinct_recency_aware_and_resumable():
 def test_pool_accepts_tree_dicts():
     tree = build_tree("x*exp(x)", cfg=VariantConfig(depth=1), n=3, source="symbolic")
     pool = VariantPool([n.to_dict() for n in tree], VariantConfig())
-    assert len(pool) == 4
+    assert len(pool) == 4 and pool.nodes[tree[1].id] == tree[1]
+    problems = VariantPool([{"id": "p1", "integrand": "x"}, {"id": "p2", "integrand": "cos(x)"}], VariantConfig())
+    assert {n.kind for n in problems.nodes.values()} == {"root"}
 
 
 def test_references_with_timeout():
