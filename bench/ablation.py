@@ -52,13 +52,29 @@ def ladder_cmd(*args: str) -> list[str]:
     return [PYTHON, "-m", "engine.cli", *args]
 
 
-def eval_subset(limit: int, work: Path) -> Path:
-    """Every n-th test problem (by file position), so all techniques and difficulties appear."""
-    lines = [line for line in (DATA / "undergrad_test.jsonl").read_text().splitlines() if line.strip()]
+def spread_subset(source: Path, limit: int, path: Path) -> Path:
+    """Every n-th problem of `source` (by file position), so all techniques and difficulties appear."""
+    lines = [line for line in source.read_text().splitlines() if line.strip()]
     stride = max(1, len(lines) // limit)
-    path = work / "eval_subset.jsonl"
     atomic_write(path, "".join(line + "\n" for line in lines[::stride][:limit]))
     return path
+
+
+def tree_overlap(run_dir: Path, subset: Path) -> int:
+    """How many evaluated problems appear in the run's variant tree (must be 0)."""
+    from engine.expr import parse
+
+    def canon(text: str) -> str:
+        try:
+            return str(parse(text).doit().expand())
+        except Exception:  # a variant the parser refuses cannot equal a test problem
+            return f"unparsed:{text}"
+
+    tree = run_dir / "tree.jsonl"
+    if not tree.exists():
+        return 0
+    nodes = {canon(json.loads(line)["integrand"]) for line in tree.read_text().splitlines() if line.strip()}
+    return sum(canon(json.loads(line)["integrand"]) in nodes for line in subset.read_text().splitlines())
 
 
 def run_eval(args: argparse.Namespace, problems: Path, out: Path, adapter: Path | None = None) -> dict[str, Any]:
@@ -104,6 +120,10 @@ def curve(run_dir: Path) -> list[dict[str, Any]]:
             for e in read_events(events) if e["type"] == "eval"]
 
 
+def count_lines(path: Path) -> int:
+    return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
+
+
 def steps_done(run_dir: Path) -> int:
     events = run_dir / "events.jsonl"
     if not events.exists():
@@ -111,13 +131,13 @@ def steps_done(run_dir: Path) -> int:
     return max((e.get("step", 0) for e in read_events(events) if e["type"] == "step"), default=0)
 
 
-def train_arm(args: argparse.Namespace, arm: str, work: Path, subset: Path, config: Path,
+def train_arm(args: argparse.Namespace, arm: str, work: Path, subset: Path, train: Path, config: Path,
               extra: list[str]) -> dict[str, Any]:
     run_dir = work / arm
     if (run_dir / "config.json").exists():
         cmd = ["train", "--resume", str(run_dir)]
     else:
-        cmd = ["train", "--problems", str(DATA / "undergrad_train.jsonl"), "--model", args.model,
+        cmd = ["train", "--problems", str(train), "--model", args.model,
                "--steps", str(args.steps), "--out", str(run_dir), "--seed", str(args.seed),
                "--config", str(config), "--eval-problems", str(subset), *extra]
     log(f"{arm}: {' '.join(cmd)}")
@@ -127,6 +147,7 @@ def train_arm(args: argparse.Namespace, arm: str, work: Path, subset: Path, conf
         "greedy_accuracy": report["greedy_accuracy"], "pass@1": report["pass@1"],
         f"pass@{args.samples}": report.get(f"pass@{args.samples}"),
         "curve": curve(run_dir), "steps_done": steps_done(run_dir), "stopped_by_time_cap": capped,
+        "tree_size": count_lines(run_dir / "tree.jsonl"), "tree_overlap_with_eval": tree_overlap(run_dir, subset),
         "train_wall_s": round(wall, 1), "eval_seconds": report["seconds"],
         "settings": {"command": cmd, "config": config.read_text()},
         "solved": sorted(r["id"] for r in report["problems"] if r["greedy_ok"]),
@@ -195,15 +216,34 @@ def plot(arms: dict[str, Any], base_acc: float | None, path: Path) -> None:
     fig.savefig(path)
 
 
+def write(args: argparse.Namespace, arms: dict[str, Any], subset: Path, train: Path) -> Path:
+    """The result file and plot, rewritten after every arm so a partial run is still reported."""
+    base_acc = arms.get("base", {}).get("greedy_accuracy")
+    name = f"ablation-{args.date}"
+    plot(arms, base_acc, RESULTS / f"{name}.png")
+    ids = lambda path: [json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()]  # noqa: E731
+    return write_result(name, {
+        "model": args.model, "seeds": [args.seed],
+        "settings": {k: v for k, v in vars(args).items() if k != "work"},
+        "eval_set": {"file": "engine/data/undergrad_test.jsonl", "ids": ids(subset)},
+        "train_set": {"file": "engine/data/undergrad_train.jsonl", "ids": ids(train)},
+        "wall_s": round(sum(a.get("wall_s", 0) for a in arms.values()), 1),
+        "arms_missing": [a for a in args.arms.split(",") if a not in arms],
+        "arms": arms,
+    })
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--steps", type=int, default=20, help="GRPO steps per training arm")
-    p.add_argument("--minutes", type=float, default=25.0, help="wall-clock cap per arm")
+    p.add_argument("--minutes", type=float, default=25.0, help="wall-clock cap per arm's training")
     p.add_argument("--eval-limit", type=int, default=40, help="size of the fixed held-out subset")
-    p.add_argument("--eval-every", type=int, default=5, help="held-out evaluation every N steps")
+    p.add_argument("--train-limit", type=int, default=15, help="training problems used (same for every arm)")
+    p.add_argument("--eval-every", type=int, default=0, help="held-out evaluation every N steps (0: at the end)")
     p.add_argument("--samples", type=int, default=2, help="K for the final pass@1 / pass@K")
     p.add_argument("--group-size", type=int, default=4)
+    p.add_argument("--depth", type=int, default=2, help="variant tree depth")
     p.add_argument("--max-variants", type=int, default=60)
     p.add_argument("--ttrl-steps", type=int, default=5)
     p.add_argument("--ttrl-limit", type=int, default=5, help="failed problems given to TTRL")
@@ -215,10 +255,12 @@ def main() -> int:
 
     work = Path(args.work or ROOT / "runs" / f"ablation-{args.date}")
     work.mkdir(parents=True, exist_ok=True)
-    subset = eval_subset(args.eval_limit, work)
+    subset = spread_subset(DATA / "undergrad_test.jsonl", args.eval_limit, work / "eval_subset.jsonl")
+    train = spread_subset(DATA / "undergrad_train.jsonl", args.train_limit, work / "train_subset.jsonl")
     # One hyper-parameter file shared by every training arm; the symbolic arm adds one override.
+    # The in-training held-out evaluation is greedy only ([eval] samples = 0): it is the curve.
     shared = (f"[grpo]\ngroup_size = {args.group_size}\neval_every = {args.eval_every}\nseed = {args.seed}\n"
-              f"[variants]\nmax_variants = {args.max_variants}\n")
+              f"[eval]\nsamples = 0\n[variants]\nmax_variants = {args.max_variants}\ndepth = {args.depth}\n")
     config = work / "shared.toml"
     atomic_write(config, shared)
     symbolic = work / "symbolic.toml"
@@ -234,43 +276,34 @@ def main() -> int:
             continue
         t0 = time.time()
         log(f"{arm}: starting")
-        if arm == "base":
-            report = run_eval(args, subset, work / "base-eval.json")
-            result = {"greedy_accuracy": report["greedy_accuracy"], "pass@1": report["pass@1"],
-                      f"pass@{args.samples}": report.get(f"pass@{args.samples}"),
-                      "curve": [], "eval_seconds": report["seconds"],
-                      "problems_per_minute": report["problems_per_minute"],
-                      "solved": sorted(r["id"] for r in report["problems"] if r["greedy_ok"]),
-                      "settings": {"samples": args.samples}}
-        elif arm == "rl_no_variants":
-            result = train_arm(args, arm, work, subset, config, ["--no-variants"])
-        elif arm == "ladder":
-            result = train_arm(args, arm, work, subset, config, [])
-        elif arm == "ladder_symbolic":
-            result = train_arm(args, arm, work, subset, symbolic, [])
-        elif arm == "ladder_ttrl":
-            result = ttrl_arm(args, work, subset, config)
-        else:
-            raise SystemExit(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+        try:
+            if arm == "base":
+                report = run_eval(args, subset, work / "base-eval.json")
+                result = {"greedy_accuracy": report["greedy_accuracy"], "pass@1": report["pass@1"],
+                          f"pass@{args.samples}": report.get(f"pass@{args.samples}"),
+                          "curve": [], "eval_seconds": report["seconds"],
+                          "problems_per_minute": report["problems_per_minute"],
+                          "solved": sorted(r["id"] for r in report["problems"] if r["greedy_ok"]),
+                          "settings": {"samples": args.samples}}
+            elif arm == "rl_no_variants":
+                result = train_arm(args, arm, work, subset, train, config, ["--no-variants"])
+            elif arm == "ladder":
+                result = train_arm(args, arm, work, subset, train, config, [])
+            elif arm == "ladder_symbolic":
+                result = train_arm(args, arm, work, subset, train, symbolic, [])
+            elif arm == "ladder_ttrl":
+                result = ttrl_arm(args, work, subset, config)
+            else:
+                raise SystemExit(f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
+        except (RuntimeError, OSError, KeyError, subprocess.CalledProcessError) as e:
+            log(f"{arm}: failed ({e}); going on with the next arm")
+            continue
         result["wall_s"] = round(time.time() - t0, 1)
         atomic_write_json(state, result)
         arms[arm] = result
         log(f"{arm}: greedy {result['greedy_accuracy']:.3f} in {result['wall_s']:.0f} s")
-
-    base_acc = arms.get("base", {}).get("greedy_accuracy")
-    name = f"ablation-{args.date}"
-    plot(arms, base_acc, RESULTS / f"{name}.png")
-    path = write_result(name, {
-        "model": args.model, "seeds": [args.seed],
-        "settings": {k: v for k, v in vars(args).items() if k not in ("work",)},
-        "eval_set": {"file": "engine/data/undergrad_test.jsonl", "subset_size": len(subset.read_text().splitlines()),
-                     "ids": [json.loads(line)["id"] for line in subset.read_text().splitlines()]},
-        "train_set": "engine/data/undergrad_train.jsonl",
-        "wall_s": round(sum(a.get("wall_s", 0) for a in arms.values()), 1),
-        "nice": os.nice(0),
-        "arms": arms,
-    })
-    log(f"wrote {path} and {name}.png")
+        log(f"wrote {write(args, arms, subset, train)}")
+    write(args, arms, subset, train)
     return 0
 
 
