@@ -167,15 +167,11 @@ def ttrl_arm(args: argparse.Namespace, work: Path, subset: Path, config: Path) -
            "--config", str(config)]
     log(f"ladder_ttrl: {' '.join(cmd)}")
     wall, capped = run_engine(cmd, args.minutes, work / "ladder_ttrl.log")
-    events = list(read_events(run_dir / "events.jsonl"))
-    anytime = sorted({e["problem"] for e in events if e["type"] == "solved"})
-    # Greedy after TTRL: the ttrl run reports, per problem, whether the adapted model's greedy
-    # answer (before roll-back) verifies.
-    greedy_after = sorted({e["problem"] for e in events if e["type"] == "solved" and e.get("greedy")})
-    finished = [e for e in events if e["type"] == "run_finished"]
-    summary = finished[-1] if finished else {}
-    if "greedy_solved" in summary:
-        greedy_after = sorted(summary["greedy_solved"])
+    # ttrl.json: one record per problem with `solved` (any verified sample during TTRL, the
+    # paper's figure) and `greedy_ok` (the adapted model's greedy answer, before roll-back).
+    records = json.loads((run_dir / "ttrl.json").read_text())
+    anytime = sorted(r["id"] for r in records if r["solved"])
+    greedy_after = sorted(r["id"] for r in records if r["greedy_ok"])
     n = ladder_eval["n_problems"]
     base_correct = n - len(failed)
     return {
@@ -183,9 +179,9 @@ def ttrl_arm(args: argparse.Namespace, work: Path, subset: Path, config: Path) -
         "greedy_accuracy": (base_correct + len(greedy_after)) / n,
         "anytime_accuracy": (base_correct + len(anytime)) / n,
         "pass@1": None,
-        "ttrl_failed_by_ladder": len(failed), "ttrl_attempted": len(attempted),
+        "ttrl_failed_by_ladder": len(failed), "ttrl_attempted": len(records),
         "ttrl_solved_anytime": len(anytime), "ttrl_solved_greedy_after": len(greedy_after),
-        "ttrl_anytime_rate": len(anytime) / len(attempted) if attempted else None,
+        "ttrl_anytime_rate": len(anytime) / len(records) if records else None,
         "solved_anytime": anytime, "solved_greedy_after": greedy_after, "curve": [],
         "train_wall_s": round(wall, 1), "stopped_by_time_cap": capped,
         "settings": {"command": cmd, "config": config.read_text()},
