@@ -19,11 +19,13 @@ Decision rule, indefinite (`lower`/`upper` not given). F is the candidate, f the
    largest error first, are recomputed with mp_dps (30) digits: agree if the relative error is
    <= mp_rtol (1e-20); otherwise again with 60 digits: agree if the error is within mp_rtol there,
    or has shrunk below mp_rtol times the 30-digit values (catastrophic cancellation: the error
-   was rounding). A difference that survives both where F itself is real is a *mismatch* and
-   rejects the candidate. Where F is not real the point lies outside the candidate's real domain
-   (`acosh(x)` for 1/sqrt(x^2 - 1) at x < -1) and is skipped. Principal-branch forms whose
-   imaginary part is constant (`log(x)` for 1/x at x < 0, `log((1+x)/(1-x))/2` at |x| > 1,
-   `atanh`, `-log(cos(x))`) have a real derivative equal to f and simply agree.
+   was rounding). A difference that survives both is a *mismatch* and rejects the candidate,
+   unless F' itself is not real there (the point lies outside the candidate's real domain: it is
+   skipped). Principal-branch forms whose imaginary part is constant (`log(x)` for 1/x at x < 0,
+   `log((1+x)/(1-x))/2` at |x| > 1, `atanh`, `-log(cos(x))`, complex Rubi forms) have a real
+   derivative equal to f and simply agree; `acosh(x)` for 1/sqrt(x^2 - 1) has a real derivative
+   of the wrong sign for x < -1 and is rejected, as the rule "an antiderivative on every interval
+   where f is real and finite" demands (`log(x + sqrt(x^2 - 1))` is right everywhere).
 4. Accept only with at least `min_points` (8) agreeing points and no mismatch.
 5. Jumps: sign/floor/ceiling may change value between agreeing points only where f is not finite
    or not real; elsewhere a jump of F there rejects (`x + sign(x)` for 1).
@@ -507,7 +509,7 @@ def _rel_error(deriv: Any, f: Any) -> float:
 
 
 def _confirm(f_tree: Node, F_tree: Node, x: float, cfg: VerifyConfig) -> str:
-    """Settle one point in mpmath: 'agree', 'mismatch', or 'skip' (undefined, or F not real there).
+    """Settle one point in mpmath: 'agree', 'mismatch', or 'skip' (undefined, or F' not real there).
 
     Agree if |F' - f| <= mp_rtol * max(|F'|, |f|) at mp_dps digits, or at twice that many; or if the
     difference at the higher precision is below mp_rtol times the values at the lower one: then the
@@ -526,7 +528,7 @@ def _confirm(f_tree: Node, F_tree: Node, x: float, cfg: VerifyConfig) -> str:
         if diff <= cfg.mp_rtol * scale or (previous is not None and diff <= cfg.mp_rtol * previous):
             return "agree"
         previous = scale
-        result = "mismatch" if _real(Fv, 1e-12) else "skip"
+        result = "mismatch" if _real(Fd, 1e-12) else "skip"
     return result
 
 
@@ -548,14 +550,15 @@ def _derivative_check(f_tree: Node, F_tree: Node, seed: int, cfg: VerifyConfig) 
             scale = np.maximum(np.abs(Fd), np.abs(fv))
             err = np.where(scale > 0, np.abs(Fd - fv.real) / np.where(scale > 0, scale, 1), 0.0)
         usable_x = [float(x) for x in xs[usable]]
-        F_complex = np.abs(Fv.imag) > 1e-6 * (1 + np.abs(Fv))
+        # F' not real where f is: the point is outside the candidate's real domain (skipped)
+        dF_complex = np.abs(Fd.imag) > 1e-6 * np.abs(Fd)
         fine = usable & (err <= cfg.float_rtol)
         agree += [float(x) for x in xs[fine]]
         if fine.any():
             max_err = max(max_err, float(np.max(err[fine])))
         # The rest goes to mpmath, largest float error first (a real difference shows there first),
         # at most max_confirm points per round: the cost of a call stays bounded.
-        unsettled = np.flatnonzero(usable & ~fine & ~(F_complex & (err > 1e-4)))
+        unsettled = np.flatnonzero(usable & ~fine & ~dF_complex)
         for i in unsettled[np.argsort(-err[unsettled])][: cfg.max_confirm]:
             outcome = _confirm(f_tree, F_tree, float(xs[i]), cfg)
             if outcome == "agree":
