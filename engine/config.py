@@ -72,7 +72,7 @@ class VariantConfig:
     reference_workers: int = 0  # 0 = one per core
     max_tokens: int = 200  # one batch of variants per prompt (10 short lines)
     prompt_examples: int = 3  # symbolic variants of the same integrand shown as the worked turn
-    max_ops: int = 60  # proposals bigger than this (sympy count_ops) are dropped as garbage
+    max_nodes: int = 80  # proposals with more sympy tree nodes than this are dropped as garbage
     max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
     # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).
     pool_min_attempts: int = 4  # fewer attempts than this: the rate is unknown, keep exploring

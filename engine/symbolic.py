@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -60,10 +61,17 @@ def primitive(expr: sp.Expr) -> sp.Expr:
     return -rest if rest.could_extract_minus_sign() else rest
 
 
-def key(expr: sp.Expr) -> str:
+@lru_cache(maxsize=65536)
+def key(expr: sp.Expr) -> sp.Expr:
     """Duplicate key of a canonical expression: integrals differing only by a constant factor
-    are the same problem (their antiderivatives differ by that factor)."""
-    return sp.srepr(primitive(expr))
+    are the same problem (their antiderivatives differ by that factor). sympy expressions hash
+    and compare structurally, so the key is the expression without that factor."""
+    return primitive(expr)
+
+
+def size(expr: sp.Expr) -> int:
+    """Nodes in the expression tree: a cheap measure of how big a proposal is."""
+    return sum(1 for _ in sp.preorder_traversal(expr))
 
 
 def the_x(expr: sp.Expr) -> sp.Symbol | None:
@@ -265,28 +273,28 @@ class Candidate:
     op: str
 
 
-def valid_variant(expr: sp.Expr, x: sp.Symbol, max_ops: int) -> bool:
+def valid_variant(expr: sp.Expr, x: sp.Symbol, max_nodes: int) -> bool:
     """Involves x, is not constant, is finite and small enough to be a problem."""
     return (
         isinstance(expr, sp.Expr)
         and expr.has(x)
         and not expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan)
-        and sp.count_ops(expr) <= max_ops
+        and size(expr) <= max_nodes
     )
 
 
-def candidates(expr: sp.Expr, x: sp.Symbol, max_ops: int = 60, max_exponent: int = 50,
+def candidates(expr: sp.Expr, x: sp.Symbol, max_nodes: int = 80, max_exponent: int = 50,
                ops: tuple[str, ...] | None = None) -> list[Candidate]:
     """Every distinct valid variant the operators make from `expr`, each different from it."""
     seen = {key(expr)}
     out: list[Candidate] = []
-    size = sp.count_ops(expr)
+    n_in = size(expr)
     for name in ops or tuple(OPERATORS):
         kind, fn = OPERATORS[name]
-        if size > max_ops and kind == "equivalent":
+        if n_in > max_nodes and kind == "equivalent":
             continue  # expand/apart on big inputs is slow and gives worse problems
         # An equivalent form much longer than its input (expand_trig of sin(3*x+1)**2) is noise.
-        limit = max_ops if kind == "easier" else min(max_ops, 2 * size + 6)
+        limit = max_nodes if kind == "easier" else min(max_nodes, 2 * n_in + 6)
         try:
             made = fn(expr, x)
         except (sp.PolynomialError, sp.SympifyError, TypeError, ValueError, NotImplementedError):

@@ -45,6 +45,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from engine import prompts, symbolic
@@ -226,8 +227,8 @@ class Registry:
 
     def __init__(self, cfg: VariantConfig, exclude: Iterable[str] = ()):
         self.cfg = cfg
-        self.seen: set[str] = set()
-        self.exclude_keys: set[str] = set()
+        self.seen: set[sp.Expr] = set()
+        self.exclude_keys: set[sp.Expr] = set()
         self.exclude_values: list[list[complex]] = []
         for text in exclude:
             try:
@@ -250,7 +251,7 @@ class Registry:
         x = symbolic.the_x(expr)
         if x is None:
             return "no_x", None
-        if not symbolic.valid_variant(expr, x, self.cfg.max_ops):
+        if not symbolic.valid_variant(expr, x, self.cfg.max_nodes):
             return "too_big", None
         k = symbolic.key(expr)
         if k in self.seen:
@@ -284,9 +285,10 @@ def _values(expr: sp.Expr) -> list[complex] | None:
     if x is None:
         return None
     try:
-        f = sp.lambdify(x, expr, modules="cmath")
-        return [complex(f(p)) for p in _POINTS]
-    except (ArithmeticError, ValueError, TypeError, NameError, OverflowError):
+        f = sp.lambdify(x, expr, modules="numpy")
+        with np.errstate(all="ignore"):  # overflow and poles give inf/nan, rejected below
+            return [complex(f(np.complex128(p))) for p in _POINTS]
+    except (ArithmeticError, ValueError, TypeError, NameError, KeyError):
         return None
 
 
@@ -306,6 +308,16 @@ def _proportional(a: list[complex], b: list[complex]) -> bool:
 def _integrand_text(expr: sp.Expr) -> str:
     """sympy's string of a canonical expression, in the syntax engine.expr reads."""
     return sp.sstr(expr)
+
+
+def _round_trips(expr: sp.Expr, max_exponent: int) -> bool:
+    """True if the node's string parses back (through engine.expr) to the same key, so every
+    consumer of tree.jsonl reads the variant that was generated."""
+    try:
+        back = symbolic.canonical(parse_integrand(_integrand_text(expr)), max_exponent)
+    except (ParseError, symbolic.TooBig):
+        return False
+    return symbolic.key(back) == symbolic.key(expr)
 
 
 # --- generation ---------------------------------------------------------------------------------
@@ -359,7 +371,7 @@ def _screen(lines: list[tuple[str, str, str]], registry: Registry, stats: TreeSt
             source: str) -> list[_Proposal]:
     """Parse and check proposals, count their outcomes, keep the new valid ones (in order)."""
     kept: list[_Proposal] = []
-    batch: set[str] = set()
+    batch: set[sp.Expr] = set()
     for text_or_expr, kind, via in lines:
         stats.sources[source].proposals += 1
         expr = parse_proposal(text_or_expr) if isinstance(text_or_expr, str) else text_or_expr
@@ -446,7 +458,7 @@ def build_tree_stats(
         sym_cands: dict[str, list[symbolic.Candidate]] = {}
         for parent in parents:
             if not symbolic.is_trivial(exprs[parent.id], x):
-                cands = symbolic.candidates(exprs[parent.id], x, cfg.max_ops, cfg.max_exponent)
+                cands = symbolic.candidates(exprs[parent.id], x, cfg.max_nodes, cfg.max_exponent)
                 last = depth == cfg.depth
                 cands = symbolic.pick(cands, len(cands), cfg.easier_share, rng, leaf_first=last)
                 if not last:  # trivial variants have no children: keep them for later in the queue
@@ -478,6 +490,9 @@ def build_tree_stats(
                 if len(new_level) >= quota or not queues[parent.id]:
                     continue
                 prop = queues[parent.id].pop(0)
+                if not _round_trips(prop.expr, cfg.max_exponent):
+                    stats.count(prop.source, "unparsable")
+                    continue
                 if not registry.add(prop.expr):  # taken meanwhile by another parent's proposal
                     stats.count(prop.source, "duplicate")
                     continue
