@@ -8,7 +8,8 @@ timed against the 10-minute target. The anchor measured in the same run is the s
 generator: LLM figures are also given as a ratio to it, since the machine is shared and noisy.
 
 Each section writes bench/results/variants.json as soon as it finishes, so a run cut short keeps
-what it measured.
+what it measured; `--sections symbolic` re-measures the anchor only and keeps the LLM rows of the
+previous run (their ratios then compare with that run's anchor, stored with them).
 
     nice -n 10 nohup .venv/bin/python bench/variants.py > variants.log 2>&1 &
 """
@@ -16,6 +17,7 @@ what it measured.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -23,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import RESULTS, write_result  # noqa: E402
 
 from engine.config import Config, VariantConfig  # noqa: E402
 from engine.variants import Tree, build_tree_stats, references  # noqa: E402
 
 ROOT_PROBLEM = "x**2*exp(x)*sin(x)"
+RESULT_FILE = RESULTS / "variants.json"
 SYMBOLIC_PROBLEMS = ("x**2*exp(x)*sin(x)", "x*sqrt(1 + x**2)", "1/(x**2 + 3*x + 2)", "sin(3*x + 1)**2*cos(x)",
                      "x**3*log(x) + exp(2*x)/(1 + exp(x))")
 
@@ -63,26 +66,36 @@ def main() -> None:
     ap.add_argument("--llm-n", type=int, default=20, help="variants asked of each LLM-only tree")
     ap.add_argument("--combined-n", type=int, default=100)
     ap.add_argument("--integrable-sample", type=int, default=20, help="variants per generator sent to sympy")
-    ap.add_argument("--skip-combined", action="store_true")
+    ap.add_argument("--sections", nargs="*", choices=["symbolic", "llm", "combined"],
+                    default=["symbolic", "llm", "combined"],
+                    help="a subset re-measures only those and keeps the others from the previous results file")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     cfg = VariantConfig(depth=3)
     timeout_s = cfg.reference_timeout_s
     t_start = time.perf_counter()
+    previous = json.loads(RESULT_FILE.read_text()) if RESULT_FILE.exists() else {}
     result: dict[str, Any] = {
         "problem": ROOT_PROBLEM, "depth": cfg.depth, "seed": args.seed, "load_average_start": os.getloadavg(),
         "config": {"per_node": cfg.per_node, "max_tokens": cfg.max_tokens, "temperatures": cfg.temperatures,
                    "easier_share": cfg.easier_share},
         "generators": {},
+        "sections_measured_now": args.sections,
     }
+    if set(args.sections) != {"symbolic", "llm", "combined"}:
+        result["generators"] = previous.get("generators", {})
+        if "combined" in previous:
+            result["combined"] = previous["combined"]
+        result["previous_run_date"] = previous.get("date")
 
     def save() -> None:
         result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
         result["load_average_end"] = os.getloadavg()
         write_result("variants", result)
 
-    # Anchor: the symbolic generator on the main problem (depth 3, 100 variants) and four others.
+    # Anchor: the symbolic generator on the main problem (depth 3, 100 variants) and four others;
+    # always measured, so every ratio below compares with this run.
     sym = build_tree_stats(ROOT_PROBLEM, cfg=cfg, n=100, source="symbolic", seed=args.seed)
     anchor = measure(sym, "symbolic", args.integrable_sample, timeout_s)
     others = [build_tree_stats(p, cfg=cfg, n=100, source="symbolic", seed=args.seed) for p in SYMBOLIC_PROBLEMS[1:]]
@@ -100,6 +113,7 @@ def main() -> None:
         tree = build_tree_stats(ROOT_PROBLEM, backend=backend, cfg=cfg, n=args.llm_n, source="llm", seed=args.seed)
         row = measure(tree, "llm", args.integrable_sample, timeout_s)
         row["speed_ratio_to_symbolic"] = round(row["variants_per_min"] / anchor["variants_per_min"], 5)
+        row["anchor_symbolic_variants_per_min"] = anchor["variants_per_min"]
         row["prompts"] = tree.stats.sources["llm"].prompts
         row["sample_variants"] = [n.integrand for n in tree.nodes[1:9]]
         result["generators"][f"llm:{model}"] = row
@@ -107,11 +121,12 @@ def main() -> None:
         save()
 
     default = Config().model
+    llm_models = args.models if "llm" in args.sections else []
     # The default model's own LLM-only tree goes last: the combined tree matters more.
-    for model in [m for m in args.models if m != default]:
+    for model in [m for m in llm_models if m != default]:
         llm_only(model)
 
-    if not args.skip_combined:
+    if "combined" in args.sections:
         backend = load_backend(default)
         t0 = time.perf_counter()
         tree = build_tree_stats(ROOT_PROBLEM, backend=backend, cfg=cfg, n=args.combined_n, source="both",
@@ -131,7 +146,7 @@ def main() -> None:
         save()
         del backend
 
-    if default in args.models:
+    if default in llm_models:
         llm_only(default)
     print(f"done in {time.perf_counter() - t_start:.0f} s", flush=True)
 
