@@ -92,6 +92,7 @@ _FENCE = re.compile(r"^```[A-Za-z]*\s*\n?(.*?)\n?```$", re.S)
 _CONSTANT_OF_INTEGRATION = re.compile(
     r"\s*\+\s*(?:C|c|K|k|C_?\d|C_\{\d\}|constant|const|\\text\{const\}|\\mathrm\{C\}|C₁|\(C\))\s*$")
 _DEFINITION = re.compile(r"^(?:[A-Za-z]\w*(?:\s*\(\s*x\s*\))?|∫.*d\s*x|.*\bdx)$", re.S)
+_LEADING_CONSTANT = re.compile(r"^\s*(?:C|K|constant)\s*\+\s*")
 _LATEX_DROP = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg|displaystyle|limits)\b|\\[,;:! ]|\\quad|\\qquad")
 _LATEX_FUNC = re.compile(r"\\(?:operatorname|mathrm|text|rm)\s*\{\s*([A-Za-z]+)\s*\}")
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
@@ -180,6 +181,7 @@ def normalize(text: str) -> str:
         if not all(_DEFINITION.match(left.strip()) for left in lefts):
             raise ParseError("an equation is not an expression (only `F(x) = …` or `∫ … dx = …` may precede the answer)")
     text = _CONSTANT_OF_INTEGRATION.sub("", text.strip()).strip()
+    text = _LEADING_CONSTANT.sub("", text)
     if not text:
         raise ParseError("empty expression")
     if "∫" in text:

@@ -65,6 +65,7 @@ def same(text: str, expected: str) -> bool:
     ("x^2/2 + constant", "x**2/2"),
     ("x**2/2 + K", "x**2/2"),
     ("sin(x) + C.", "sin(x)"),
+    ("C + x^2/2", "x**2/2"),
     # LaTeX
     (r"\frac{x^3}{3}", "x**3/3"),
     (r"\dfrac{1}{2}x^2", "x**2/2"),
