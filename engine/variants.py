@@ -397,6 +397,17 @@ def _root_id(integrand: str) -> str:
     return "p" + hashlib.sha1(integrand.encode()).hexdigest()[:6]
 
 
+def parse_root(integrand: str, cfg: VariantConfig) -> sp.Expr:
+    """The canonical expression of a user's integrand; LadderError (one line) if unusable."""
+    try:
+        expr = symbolic.canonical(parse_integrand(integrand), cfg.max_exponent)
+    except (ParseError, symbolic.TooBig) as e:
+        raise LadderError(f"integrand {integrand!r}: {e}") from None
+    if symbolic.the_x(expr) is None or expr.is_constant():
+        raise LadderError(f"integrand {integrand!r} does not depend on x")
+    return expr
+
+
 def build_tree_stats(
     integrand: str,
     *,
@@ -424,13 +435,8 @@ def build_tree_stats(
     registry = Registry(cfg, exclude)
     stats = TreeStats()
 
-    try:
-        root_expr = symbolic.canonical(parse_integrand(integrand), cfg.max_exponent)
-    except symbolic.TooBig as e:
-        raise LadderError(f"integrand {integrand!r}: {e}") from None
+    root_expr = parse_root(integrand, cfg)
     x = symbolic.the_x(root_expr)
-    if x is None or root_expr.is_constant():
-        raise LadderError(f"integrand {integrand!r} does not depend on x")
     registry.add(root_expr)
     text = _integrand_text(root_expr)
     root = Node(root_id or _root_id(text), None, 0, "root", "user", text)
@@ -736,13 +742,14 @@ def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
 
 def cli_variants(args: argparse.Namespace) -> int:
     """`ladder variants INTEGRAND --depth D -n N [--model M] [--source S] [--json] [--out F]`."""
-    from engine.cli import event_stream
+    from engine.cli import control_for, event_stream
 
     if args.depth < 1 or args.n < 1:
         raise LadderError("--depth and -n must be at least 1")
     cfg = dataclasses.replace(Config().variants, depth=args.depth, max_variants=args.n)
     if args.references:
         cfg = dataclasses.replace(cfg, references=True)
+    parse_root(args.integrand, cfg)  # a bad integrand fails before a model is loaded
     backend = None
     if args.source in ("llm", "both"):
         from engine.models import load_backend
@@ -751,10 +758,17 @@ def cli_variants(args: argparse.Namespace) -> int:
     sink = EventSink(run="variants", stream=event_stream(args))
     sink.emit("run_started", kind="variants", config=dataclasses.asdict(cfg),
               model=getattr(backend, "model_name", None), device=args.device, total_steps=0)
-    tree = build_tree_stats(args.integrand, backend=backend, cfg=cfg, source=args.source, sink=sink,
-                            seed=args.seed)
+    control = control_for(args)
+    try:
+        tree = build_tree_stats(args.integrand, backend=backend, cfg=cfg, source=args.source, sink=sink,
+                                seed=args.seed, control=control)
+    except LadderError as e:
+        sink.emit("error", message=str(e))
+        sink.emit("run_finished", status="error")
+        raise
     summary = tree.stats.summary()
-    sink.emit("run_finished", status="done", variants=len(tree.nodes) - 1, **{"per_level": summary["per_level"]})
+    sink.emit("run_finished", status="stopped" if control.stopped else "done", variants=len(tree.nodes) - 1,
+              per_level=summary["per_level"])
     if args.out:
         write_tree_jsonl(args.out, tree.nodes)
     out = sys.stderr if args.engine_mode else sys.stdout
