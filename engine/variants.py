@@ -153,7 +153,7 @@ _TAGS = re.compile(r"</?\s*(?:answer|variants?|think)\s*>", re.I)
 _BULLET = re.compile(r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*•]\s+|#+\s*)\s*")
 _WRAPPER = re.compile(r"\b(?:integrate|Integral|int)\s*\(", re.I)
 _INTEGRAL_SIGN = re.compile(r"\\int(?:_\{?[^\s{}]*\}?\^?\{?[^\s{}]*\}?)?|∫")
-_DX = re.compile(r"(?:\\[,;! ]|\s)*\\?(?:mathrm\{d\}|d)\s*x\s*[.,;]?\s*$")
+_DX = re.compile(r"(?:(?:\\[,;! ]|\s)*\\?(?:mathrm\{d\}|d)\s*x|(?:\\[,;! ]|\s)+d[a-wyz])\s*[.,;]?\s*$")
 _HALF_TAIL = re.compile(r"[\s+\-*/^,(]+$")
 
 
@@ -193,7 +193,7 @@ def salvage(text: str) -> list[str]:
         # "Variant 2: …", "**Easier:** …": the expression follows the last colon; a line ending
         # in a colon is a heading.
         line = line.rsplit(":", 1)[-1].lstrip("* ").strip().strip("`").strip()
-        if not line or not re.search(r"x|\d", line):
+        if not line or not re.search(r"[x\d(]", line):
             continue  # headings and chatter, not proposals
         line = _unwrap_call(line)
         line = _INTEGRAL_SIGN.sub("", line)
@@ -204,13 +204,23 @@ def salvage(text: str) -> list[str]:
     return out
 
 
+# A lone one-letter variable other than x (and the constants e, E, I): "t**2*exp(t)", "u*sin(u)".
+_OTHER_VARIABLE = re.compile(r"(?<![A-Za-z_])([a-df-hj-wyzA-DF-HJ-Z])(?![A-Za-z_(])")
+
+
 def parse_proposal(text: str) -> sp.Expr | None:
-    """The expression in `text`, or None. Tries the whole text, then its longest prefix that
-    parses (prose after the expression: "x*exp(x)  (drop the square)")."""
+    """The expression in `text`, or None. Tries the whole text, the text with a lone other
+    variable renamed to x ("t**2*exp(t)"), then its longest prefix that parses (prose after the
+    expression: "x*exp(x)  (drop the square)")."""
     try:
         return parse_integrand(text)
     except ParseError:
         pass
+    if len(names := set(_OTHER_VARIABLE.findall(text))) == 1 and not re.search(r"(?<![A-Za-z_])x(?![A-Za-z_])", text):
+        try:
+            return parse_integrand(_OTHER_VARIABLE.sub("x", text))
+        except ParseError:
+            pass
     words = text.split()
     for end in range(len(words) - 1, 0, -1):
         try:

@@ -156,6 +156,8 @@ GARBAGE = [
     ("x*exp(2*x", "x*exp(2*x)"),
     ("x*exp(x)  (we removed the square)", "x*exp(x)"),
     ("<answer>sin(x)**2</answer>", "sin(x)**2"),
+    ("3. t**2*exp(t)", "x**2*exp(x)"),
+    ("u*sin(2*u) du", "x*sin(2*x)"),
 ]
 
 
