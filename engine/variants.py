@@ -343,8 +343,8 @@ class _Proposal:
 class _LLMGenerator:
     """Batched LLM proposals for a level's parents, following the paper's recipe."""
 
-    def __init__(self, backend: Backend, cfg: VariantConfig, rng: random.Random):
-        self.backend, self.cfg, self.rng = backend, cfg, rng
+    def __init__(self, backend: Backend, cfg: VariantConfig, rng: random.Random, control: Control | None = None):
+        self.backend, self.cfg, self.rng, self.control = backend, cfg, rng, control
         self.turn = 0  # rotates personas and temperatures over the whole tree
 
     def propose(self, parents: list[Node], stats: TreeStats,
@@ -366,14 +366,16 @@ class _LLMGenerator:
         out: dict[str, list[tuple[str, str, str]]] = {p.id: [] for p in parents}
         t0 = time.perf_counter()
         for temp, items in by_temp.items():
+            if self.control is not None and self.control.checkpoint():
+                break  # a stop request is obeyed between generate calls, not only between levels
             params = GenerationParams(n=1, temperature=temp, max_tokens=self.cfg.max_tokens,
                                       stop=(), seed=self.rng.randrange(2**31))
             samples = self.backend.generate([chat for _, _, chat in items], params)
+            stats.sources["llm"].prompts += len(items)
             for (parent, kind, _), group in zip(items, samples):
                 for sample in group:
                     out[parent.id] += [(line, kind, f"llm:{temp:g}") for line in salvage(sample.text)]
         stats.sources["llm"].seconds += time.perf_counter() - t0
-        stats.sources["llm"].prompts += len(parents)
         return out
 
 
@@ -453,7 +455,7 @@ def build_tree_stats(
     nodes, exprs = [root], {root.id: root_expr}
     if sink is not None:
         sink.emit("variant", **root.event_fields())
-    llm = _LLMGenerator(backend, cfg, rng) if use_llm else None
+    llm = _LLMGenerator(backend, cfg, rng, control) if use_llm else None
     children: dict[str, int] = {}
 
     level, left = [root], n

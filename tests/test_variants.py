@@ -231,6 +231,27 @@ def test_prompt_libraries_are_large_enough():
     assert len(set(prompts.PERSONAS)) >= 4
 
 
+def test_stop_request_ends_the_tree_between_generate_calls():
+    from engine.events import Control
+
+    control = Control()
+
+    class StoppingBackend(ScriptedBackend):
+        def generate(self, prompts_, params, on_token=None):
+            if len(self.calls) == 1:
+                control.stop()  # the stop arrives while the second batch is being written
+            return super().generate(prompts_, params, on_token)
+
+    backend = StoppingBackend("1. x*exp(x)\n2. exp(x)\n3. x**2*exp(x)\n4. x*sin(x)\n5. x**2*sin(x)")
+    tree = build_tree_stats("x**2*exp(x)*sin(x)", backend=backend, cfg=VariantConfig(depth=3), n=60,
+                            source="llm", control=control)
+    # Level 2 has several parents at different temperatures (several generate calls): the stop
+    # ends it after the call in flight.
+    assert len(backend.calls) == 2
+    assert tree.stats.sources["llm"].prompts == sum(len(chats) for chats, _ in backend.calls)
+    assert {n.depth for n in tree.nodes} <= {0, 1, 2}
+
+
 def test_unusable_llm_output_falls_back_to_symbolic():
     backend = ScriptedBackend("I cannot do that.\nSorry!")
     tree = build_tree_stats("x**2*exp(x)", backend=backend, cfg=VariantConfig(depth=2), n=10, source="both")
