@@ -126,7 +126,7 @@ def text_of(e: sp.Expr) -> str:
     return sp.sstr(e)
 
 
-def rewrites(F: sp.Expr, rng: random.Random) -> list[tuple[str, str]]:
+def rewrites(F: sp.Expr) -> list[tuple[str, str]]:
     """Equivalent forms of F, each as (kind, text); identities hold on principal branches."""
     out: list[tuple[str, str]] = []
     for kind, fn in (("expand", sp.expand), ("together", sp.together), ("log_rewrite", lambda e: e.rewrite(sp.log)),
@@ -205,7 +205,7 @@ def main() -> int:
                 continue
             integrand = text_of(f)
             rows.append({"id": pid, "family": family, "integrand": integrand, "candidate": text_of(F), "label": True, "kind": "reference"})
-            for kind, g in rewrites(F, rng):
+            for kind, g in rewrites(F):
                 G = sp.sympify(g.replace("^", "**").replace("ln(", "log(").replace(" + C", ""), locals=SYMBOLS)
                 if independent_check(f, G, rng) == "correct":
                     rows.append({"id": pid, "family": family, "integrand": integrand, "candidate": g, "label": True, "kind": f"rewrite:{kind}"})
