@@ -55,10 +55,6 @@ from engine.errors import LadderError
 from engine.events import Control, EventSink
 from engine.expr import ParseError, parse_integrand
 
-KINDS = ("root", "easier", "equivalent")
-SOURCES = ("user", "llm", "symbolic")
-
-
 @dataclass
 class Node:
     """One variant. `integrand` is a canonical string `engine.expr.parse` reads back to the same
@@ -216,7 +212,7 @@ def parse_proposal(text: str) -> sp.Expr | None:
         return parse_integrand(text)
     except ParseError:
         pass
-    if len(names := set(_OTHER_VARIABLE.findall(text))) == 1 and not re.search(r"(?<![A-Za-z_])x(?![A-Za-z_])", text):
+    if len(set(_OTHER_VARIABLE.findall(text))) == 1 and not re.search(r"(?<![A-Za-z_])x(?![A-Za-z_])", text):
         try:
             return parse_integrand(_OTHER_VARIABLE.sub("x", text))
         except ParseError:
