@@ -288,7 +288,11 @@ def _function_powers(toks: list[str]) -> list[str]:
                 exp, j = toks[j:j + 2], j + 2
             else:
                 exp, j = [toks[j]], j + 1
-            if j < len(toks) and toks[j] == "(" and all(re.fullmatch(r"[-+]|[\d.]+", e) for e in exp):
+            numeric = all(re.fullmatch(r"[-+]|[\d.]+", e) for e in exp)
+            if j < len(toks) and toks[j] != "(" and numeric and _atom_end(toks, j) > j:
+                end = _atom_end(toks, j)  # `sin^2 x`: the argument is the atom that follows
+                toks = toks[:j] + ["(", *toks[j:end], ")"] + toks[end:]
+            if j < len(toks) and toks[j] == "(" and numeric:
                 depth, k = 0, j
                 while k < len(toks):
                     depth += toks[k] == "("
