@@ -68,6 +68,8 @@ class Rollout:
     answer: str | None
     reason: str
     advantage: float = 0.0
+    token_ids: list[int] = field(default_factory=list)  # the completion's tokens as trained on
+    logprob: float | None = None  # summed log-probability under the policy before the update
 
 
 @dataclass
@@ -217,7 +219,8 @@ class GRPOTrainer:
             for row in new.tolist():
                 length, text = self._trim(row)
                 lengths.append(length)
-                rollouts.append(Rollout(prompt.get("id", ""), prompt["integrand"], text, length, 0.0, False, None, ""))
+                rollouts.append(Rollout(prompt.get("id", ""), prompt["integrand"], text, length, 0.0, False,
+                                        None, "", token_ids=row[:length]))
             Tc = max(max(lengths), 1)
             mask = (torch.arange(Tc, device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None])
             groups.append(_Group(prompt, prompt_ids, new[:, :Tc], mask.float(), rollouts))
@@ -252,8 +255,10 @@ class GRPOTrainer:
             cache.batch_repeat_interleave(G)
             # the prompt's last position predicts the first completion token
             first = prefix.logits[:, -1:].expand(G, -1, -1)  # (G, 1, V)
-            rest = self.model(input_ids=grp.completion_ids[:, :-1], cache=cache, use_cache=True).logits
-            logits = torch.cat([first, rest], dim=1)  # (G, Tc, V)
+            logits = first
+            if Tc > 1:
+                rest = self.model(input_ids=grp.completion_ids[:, :-1], cache=cache, use_cache=True).logits
+                logits = torch.cat([first, rest], dim=1)  # (G, Tc, V)
         logits = logits.float()
         chosen = logits.gather(-1, grp.completion_ids.unsqueeze(-1)).squeeze(-1)  # (G, Tc)
         return chosen - torch.logsumexp(logits, dim=-1)
@@ -341,6 +346,8 @@ class GRPOTrainer:
             for ro, a in zip(grp.rollouts, adv.tolist()):
                 ro.advantage = a
             logp = self._logprobs(grp)  # (G, Tc), with grad
+            for ro, lp in zip(grp.rollouts, (logp.detach() * grp.mask).sum(1).tolist()):
+                ro.logprob = lp
             ratio = torch.exp(logp - logp.detach())  # == 1, but carries d logp
             A = adv[:, None]  # (G, 1)
             pg = -torch.min(ratio * A, torch.clamp(ratio, 1 - g.clip_eps, 1 + g.clip_eps) * A)
