@@ -1,0 +1,86 @@
+"""`ladder train` end to end on the tiny model: events, checkpoints, resume, and SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.cli import run as cli_run
+from engine.events import read_events
+
+CONFIG = """
+[variants]
+source = "symbolic"
+max_variants = 3
+[sample]
+max_tokens = 4
+[grpo]
+group_size = 2
+max_resample = 0
+"""
+
+
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def events_of(run: Path, kind: str) -> list[dict]:
+    return [e for e in read_events(run / "events.jsonl") if e["type"] == kind]
+
+
+def test_train_then_resume_ends_at_step_5(tmp_path, problems_file, tiny_dir):
+    out = tmp_path / "runs" / "t"
+    args = ["train", "--model", "tiny", "--problems", str(problems_file), "--steps", "3", "--out", str(out),
+            "--config", str(config_file(tmp_path)), "--device", "cpu"]
+    assert cli_run(args) == 0
+    assert [e["step"] for e in events_of(out, "step")] == [1, 2, 3]
+    assert cli_run(["train", "--resume", str(out), "--steps", "5"]) == 0
+    assert [e["step"] for e in events_of(out, "step")] == [1, 2, 3, 4, 5]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{i}" for i in range(1, 6)]
+    assert json.loads((out / "checkpoints" / "step-5" / "state.json").read_text())["step"] == 5
+    finished = events_of(out, "run_finished")
+    assert [e["status"] for e in finished] == ["done", "done"] and finished[-1]["steps"] == 5
+    assert events_of(out, "run_started")[-1]["resumed_from"] == 3
+    assert len(events_of(out, "rollout")) == 5 * 2
+    variants = events_of(out, "variant")
+    assert {v["integrand"] for v in variants if v["depth"] == 0} == {"x", "cos(x)", "exp(2*x)"}
+    assert (out / "tree.jsonl").read_text().count("\n") == len(variants)
+
+
+def test_sigkill_mid_run_then_resume(tmp_path, problems_file, tiny_dir):
+    """SIGKILL while training: the run directory holds only whole checkpoints, and --resume goes
+    on from the last one with the same step counter and a loadable adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "engine.cli", "train", "--model", "tiny", "--problems", str(problems_file),
+           "--steps", "100", "--out", str(out), "--config", str(config_file(tmp_path)), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if (out / "events.jsonl").exists() and len(events_of(out, "checkpoint")) >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("no checkpoint within the time limit")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("step-*") if p.name[5:].isdigit())
+    last = done[-1]
+    assert last >= 2
+    assert cli_run(["train", "--resume", str(out), "--steps", str(last + 1)]) == 0
+    steps = [e["step"] for e in events_of(out, "step")]
+    assert steps[-1] == last + 1 and events_of(out, "run_started")[-1]["resumed_from"] == last
+    base = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    PeftModel.from_pretrained(base, out / "checkpoints" / f"step-{last + 1}" / "adapter")
+    assert not list((out / "checkpoints").glob("*.tmp"))
