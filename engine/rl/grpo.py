@@ -46,6 +46,7 @@ from engine.backends.base import Chat
 from engine.backends.hf import chat_text, cut_at_stop, end_token_ids, find_adapter, load_hf_model
 from engine.config import Config
 from engine.device import pick_device
+from engine.errors import LadderError
 from engine.prompts import solve_chat
 from engine.reward import RewardResult, score_many
 
@@ -135,6 +136,9 @@ class GRPOTrainer:
 
         self.cfg = cfg
         g = cfg.grpo
+        if g.rollout_backend != "hf":
+            # llama.cpp rollouts with the adapter as GGUF are timed by bench/grpo_step.py, not wired in
+            raise LadderError(f"[grpo] rollout_backend {g.rollout_backend!r} is not supported; use \"hf\"")
         self.device = pick_device(cfg.device)
         torch.manual_seed(g.seed)  # LoRA init and, from here on, sampling
         random.seed(g.seed)
