@@ -147,7 +147,11 @@ def train_run(run: RunDir, cfg: Config, info: dict[str, Any], *, sink: EventSink
     sink.emit("run_started", kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
               device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step)
 
+    saved = step  # the step of the newest checkpoint on disk
+
     def save(at: int) -> None:
+        nonlocal saved
+        saved = at
         with run.new_checkpoint(at) as folder:
             trainer.save(folder, {"step": at, "pool": pool.state_dict(), "draw_rng": list(draw_rng.getstate())})
         sink.emit("checkpoint", step=at, path=str(run.checkpoints / f"step-{at}"))
@@ -188,7 +192,7 @@ def train_run(run: RunDir, cfg: Config, info: dict[str, Any], *, sink: EventSink
                 save(step)
             if cfg.grpo.eval_every and step % cfg.grpo.eval_every == 0 and step < total:
                 evaluate(step)
-        if status == "stopped" and (run.latest_checkpoint() is None or not run.latest_checkpoint().name.endswith(f"-{step}")):
+        if status == "stopped" and step > saved:
             save(step)
     finally:
         if bar is not None:
