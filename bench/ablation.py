@@ -142,20 +142,27 @@ def train_arm(args: argparse.Namespace, arm: str, work: Path, subset: Path, trai
                "--config", str(config), "--eval-problems", str(subset), *extra]
     log(f"{arm}: {' '.join(cmd)}")
     wall, capped = run_engine(cmd, args.minutes, work / f"{arm}.log")
-    report = run_eval(args, subset, work / f"{arm}-eval.json", adapter=run_dir)
+    points = curve(run_dir)
+    if args.final_eval == "trainer" and points:
+        # The trainer's own greedy evaluation after its last step (HF backend on the weights
+        # dequantised from the same GGUF): saves a second pass over the subset on a slow machine.
+        final = {"greedy_accuracy": points[-1]["greedy_accuracy"], "pass@1": None, "backend": "hf (trainer)"}
+    else:
+        report = run_eval(args, subset, work / f"{arm}-eval.json", adapter=run_dir)
+        final = {"greedy_accuracy": report["greedy_accuracy"], "pass@1": report["pass@1"],
+                 f"pass@{args.samples}": report.get(f"pass@{args.samples}"), "backend": report["backend"],
+                 "eval_seconds": report["seconds"]}
     return {
-        "greedy_accuracy": report["greedy_accuracy"], "pass@1": report["pass@1"],
-        f"pass@{args.samples}": report.get(f"pass@{args.samples}"),
-        "curve": curve(run_dir), "steps_done": steps_done(run_dir), "stopped_by_time_cap": capped,
+        **final,
+        "curve": points, "steps_done": steps_done(run_dir), "stopped_by_time_cap": capped,
         "tree_size": count_lines(run_dir / "tree.jsonl"), "tree_overlap_with_eval": tree_overlap(run_dir, subset),
-        "train_wall_s": round(wall, 1), "eval_seconds": report["seconds"],
+        "train_wall_s": round(wall, 1),
         "settings": {"command": cmd, "config": config.read_text()},
-        "solved": sorted(r["id"] for r in report["problems"] if r["greedy_ok"]),
     }
 
 
 def ttrl_arm(args: argparse.Namespace, work: Path, subset: Path, config: Path) -> dict[str, Any]:
-    ladder_eval = json.loads((work / "ladder-eval.json").read_text())
+    ladder_eval = run_eval(args, subset, work / "ladder-eval.json", adapter=work / "ladder")
     failed = [r["id"] for r in ladder_eval["problems"] if not r["greedy_ok"]]
     attempted = failed[: args.ttrl_limit]
     rows = {json.loads(line)["id"]: line for line in subset.read_text().splitlines() if line.strip()}
@@ -238,6 +245,8 @@ def main() -> int:
     p.add_argument("--train-limit", type=int, default=15, help="training problems used (same for every arm)")
     p.add_argument("--eval-every", type=int, default=0, help="held-out evaluation every N steps (0: at the end)")
     p.add_argument("--samples", type=int, default=2, help="K for the final pass@1 / pass@K")
+    p.add_argument("--final-eval", choices=["llamacpp", "trainer"], default="llamacpp",
+                   help="trained arms: a separate `ladder eval` (greedy + K samples) or the trainer's last greedy eval")
     p.add_argument("--group-size", type=int, default=4)
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")
     p.add_argument("--max-variants", type=int, default=60)
