@@ -72,6 +72,9 @@ class VariantConfig:
     reference_workers: int = 0  # 0 = one per core
     max_tokens: int = 200  # one batch of variants per prompt (10 short lines)
     prompt_examples: int = 3  # symbolic variants of the same integrand shown as the worked turn
+    # CPU: the LLM writes variants for at most this long per tree (checked between generate calls),
+    # then the symbolic generator fills the rest, so a 100-variant tree stays under 10 minutes.
+    llm_budget_s: float = 420.0  # 0 = no limit
     max_nodes: int = 80  # proposals with more sympy tree nodes than this are dropped as garbage
     max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
     # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).

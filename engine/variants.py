@@ -111,6 +111,7 @@ class TreeStats:
     per_level: dict[int, int] = field(default_factory=dict)
     sources: dict[str, SourceStats] = field(default_factory=lambda: {"llm": SourceStats(), "symbolic": SourceStats()})
     seconds: float = 0.0
+    llm_out_of_time: bool = False  # the LLM budget (cfg.llm_budget_s) ran out; symbolic filled the rest
 
     def count(self, source: str, outcome: str, delta: int = 1) -> None:
         self.sources[source].outcomes[outcome] += delta
@@ -118,7 +119,7 @@ class TreeStats:
     def summary(self) -> dict[str, Any]:
         """Flat numbers for JSON output and benchmarks: shares are over all proposals of a source."""
         out: dict[str, Any] = {"per_level": {str(k): v for k, v in sorted(self.per_level.items())},
-                               "seconds": round(self.seconds, 3)}
+                               "seconds": round(self.seconds, 3), "llm_out_of_time": self.llm_out_of_time}
         for name, s in self.sources.items():
             if not s.proposals:
                 continue
@@ -341,7 +342,12 @@ class _LLMGenerator:
 
     def __init__(self, backend: Backend, cfg: VariantConfig, rng: random.Random, control: Control | None = None):
         self.backend, self.cfg, self.rng, self.control = backend, cfg, rng, control
+        self.deadline = time.perf_counter() + cfg.llm_budget_s if cfg.llm_budget_s > 0 else math.inf
         self.turn = 0  # rotates personas and temperatures over the whole tree
+
+    @property
+    def out_of_time(self) -> bool:
+        return time.perf_counter() > self.deadline
 
     def propose(self, parents: list[Node], stats: TreeStats,
                 examples: dict[str, dict[str, list[str]]]) -> dict[str, list[tuple[str, str, str]]]:
@@ -364,6 +370,9 @@ class _LLMGenerator:
         for temp, items in by_temp.items():
             if self.control is not None and self.control.checkpoint():
                 break  # a stop request is obeyed between generate calls, not only between levels
+            if self.out_of_time:
+                stats.llm_out_of_time = True
+                break
             params = GenerationParams(n=1, temperature=temp, max_tokens=self.cfg.max_tokens,
                                       stop=(), seed=self.rng.randrange(2**31))
             samples = self.backend.generate([chat for _, _, chat in items], params)
@@ -480,6 +489,9 @@ def build_tree_stats(
                 sym_cands[parent.id] = cands
         sym_seconds = time.perf_counter() - ts
         llm_lines = {}
+        if llm is not None and llm.out_of_time:
+            stats.llm_out_of_time = True
+            llm = None
         if llm is not None and quota > 0:
             examples = {pid: {kind: [_integrand_text(c.expr) for c in cands if c.kind == kind]
                               for kind in ("easier", "equivalent")} for pid, cands in sym_cands.items()}

@@ -252,6 +252,20 @@ def test_stop_request_ends_the_tree_between_generate_calls():
     assert {n.depth for n in tree.nodes} <= {0, 1, 2}
 
 
+def test_llm_time_budget_hands_over_to_symbolic():
+    class SlowBackend(ScriptedBackend):
+        def generate(self, prompts_, params, on_token=None):
+            time.sleep(0.4)
+            return super().generate(prompts_, params, on_token)
+
+    backend = SlowBackend("1. x*exp(x)\n2. exp(x)*sin(x)\n3. x**2*sin(x)")
+    cfg = VariantConfig(depth=3, llm_budget_s=0.3)
+    tree = build_tree_stats("x**2*exp(x)*sin(x)", backend=backend, cfg=cfg, n=40, source="both")
+    assert len(backend.calls) == 1 and tree.stats.llm_out_of_time
+    assert len(tree.nodes) == 41 and max(n.depth for n in tree.nodes) == 3
+    assert {n.source for n in tree.nodes[1:]} == {"llm", "symbolic"}
+
+
 def test_unusable_llm_output_falls_back_to_symbolic():
     backend = ScriptedBackend("I cannot do that.\nSorry!")
     tree = build_tree_stats("x**2*exp(x)", backend=backend, cfg=VariantConfig(depth=2), n=10, source="both")
