@@ -219,7 +219,17 @@ def plot(arms: dict[str, Any], base_acc: float | None, path: Path) -> None:
     fig.savefig(path)
 
 
-def write(args: argparse.Namespace, arms: dict[str, Any], subset: Path, train: Path) -> Path:
+def progress(run_dir: Path) -> dict[str, Any]:
+    """How far an unfinished training run got, and how long its steps took."""
+    events = list(read_events(run_dir / "events.jsonl"))
+    steps = [e for e in events if e["type"] == "step"]
+    started = next((e["t"] for e in events if e["type"] == "run_started"), None)
+    return {"steps_done": len(steps), "step_seconds": [e.get("seconds") for e in steps],
+            "reward_mean": [e.get("reward_mean") for e in steps],
+            "seconds_since_start": round(events[-1]["t"] - started, 1) if started and events else None}
+
+
+def write(args: argparse.Namespace, arms: dict[str, Any], subset: Path, train: Path, work: Path) -> Path:
     """The result file and plot, rewritten after every arm so a partial run is still reported."""
     base_acc = arms.get("base", {}).get("greedy_accuracy")
     name = f"ablation-{args.date}"
@@ -232,6 +242,8 @@ def write(args: argparse.Namespace, arms: dict[str, Any], subset: Path, train: P
         "train_set": {"file": "engine/data/undergrad_train.jsonl", "ids": ids(train)},
         "wall_s": round(sum(a.get("wall_s", 0) for a in arms.values()), 1),
         "arms_missing": [a for a in args.arms.split(",") if a not in arms],
+        "unfinished": {a: progress(work / a) for a in args.arms.split(",")
+                       if a not in arms and (work / a / "events.jsonl").exists()},
         "arms": arms,
     })
 
@@ -256,9 +268,11 @@ def main() -> int:
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--date", default=dt.date.today().isoformat(), help="names the work folder and result")
     p.add_argument("--work", default=None, help="default: runs/ablation-<date>")
+    p.add_argument("--report-only", action="store_true", help="rewrite the result from the state files, run nothing")
     args = p.parse_args()
 
     work = Path(args.work or ROOT / "runs" / f"ablation-{args.date}")
+    write_ = lambda: write(args, arms, subset, train, work)  # noqa: E731
     work.mkdir(parents=True, exist_ok=True)
     subset = spread_subset(DATA / "undergrad_test.jsonl", args.eval_limit, work / "eval_subset.jsonl")
     train = spread_subset(DATA / "undergrad_train.jsonl", args.train_limit, work / "train_subset.jsonl")
@@ -275,6 +289,8 @@ def main() -> int:
     arms: dict[str, Any] = {}
     for arm in args.arms.split(","):
         state = state_dir / f"{arm}.json"
+        if args.report_only and not state.exists():
+            continue
         if state.exists():
             arms[arm] = json.loads(state.read_text())
             log(f"{arm}: done earlier (greedy {arms[arm]['greedy_accuracy']:.3f})")
@@ -307,8 +323,8 @@ def main() -> int:
         atomic_write_json(state, result)
         arms[arm] = result
         log(f"{arm}: greedy {result['greedy_accuracy']:.3f} in {result['wall_s']:.0f} s")
-        log(f"wrote {write(args, arms, subset, train)}")
-    write(args, arms, subset, train)
+        log(f"wrote {write_()}")
+    write_()
     return 0
 
 
