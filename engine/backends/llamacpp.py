@@ -18,10 +18,14 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.backends.base import Chat, GenerationParams, Sample, TokenCallback
 from engine.errors import LadderError
 from engine.paths import cache_dir
+
+if TYPE_CHECKING:
+    import numpy as np
 
 N_CTX = 4096  # prompt (system + examples + integrand) plus up to a few hundred answer tokens
 
@@ -108,6 +112,20 @@ class LlamaCppBackend:
         if len(tokens) > 1 and tokens[0] == tokens[1] == bos:  # template wrote BOS too
             tokens = tokens[1:]
         return tokens
+
+    def next_token_logits(self, chat: Chat) -> "np.ndarray":
+        """Logits of the first answer token (checks that an adapter is applied as intended)."""
+        import numpy as np
+
+        tokens = self.prompt_tokens(chat)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),))
+        return logits.copy()
+
+    def close(self) -> None:
+        """Free the model now (llama-cpp-python's own finaliser can fail at interpreter exit)."""
+        self.llm.close()
 
     def generate(
         self, prompts: list[Chat], params: GenerationParams, on_token: TokenCallback | None = None
