@@ -125,7 +125,7 @@ async def press_latencies(run_dir: Path, rounds: int) -> dict:
             start = time.perf_counter()
             app.open_run(run_dir, follow=False)
             await asyncio.sleep(0)
-            while screen.state.status != "done" or screen._buffer or screen._dirty:
+            while screen.state.status != "done" or not screen.settled:
                 if (latency := await press()) is not None:
                     during.append(latency)
                 await asyncio.sleep(rng.uniform(0.002, 0.02))  # sample the whole replay, not one moment

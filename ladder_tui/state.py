@@ -12,6 +12,14 @@ from typing import Any
 
 Event = dict[str, Any]
 
+_CONTROL = {c: "�" for c in range(32) if chr(c) not in "\n\t"} | {127: "�"}
+
+
+def printable(text: object) -> str:
+    """Model text with control characters replaced, so it cannot upset the terminal."""
+    return str(text).translate(_CONTROL)
+
+
 ROLLOUTS_PER_VARIANT = 20  # shown when a tree node is selected
 RECENT_ROLLOUTS = 200  # rows kept for the verification log
 LOG_LINES = 200

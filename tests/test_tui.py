@@ -68,7 +68,7 @@ async def test_replay_fills_tree_table_chart_and_header(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
         app.open_run(run, follow=False)
-        await wait_for(pilot, lambda: dashboard(app).state.status == "done")
+        await wait_for(pilot, lambda: dashboard(app).state.status == "done" and dashboard(app).settled)
         await pilot.pause(0.2)
         screen = dashboard(app)
         n_variants = sum(e["type"] == "variant" for e in events)
@@ -112,7 +112,7 @@ async def test_watch_follows_a_run_that_is_still_being_written(tmp_path: Path) -
         with open(run / "events.jsonl", "a") as f:
             for e in events[half:]:
                 f.write(json.dumps(e) + "\n")
-        await wait_for(pilot, lambda: dashboard(app).state.status == "done", timeout=10)
+        await wait_for(pilot, lambda: dashboard(app).state.status == "done" and dashboard(app).settled, timeout=10)
         assert dashboard(app).state.step == 8
 
 
@@ -121,7 +121,7 @@ async def test_event_burst_is_consumed_and_tables_stay_bounded(tmp_path: Path) -
     app = LadderApp(runs_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         app.open_run(run, follow=False)
-        await wait_for(pilot, lambda: dashboard(app).state.status == "done", timeout=30)
+        await wait_for(pilot, lambda: dashboard(app).state.status == "done" and dashboard(app).settled, timeout=30)
         await pilot.pause(0.1)
         assert dashboard(app).query_one("#log-table", DataTable).row_count == MAX_ROWS
         assert len(dashboard(app).state.steps) == 50
@@ -161,8 +161,8 @@ async def test_engine_crash_is_shown_and_the_app_stays_usable(tmp_path: Path) ->
         app.screen.query_one("#train-mode", Select).value = "ttrl"
         app.screen.query_one("#train-integrand", Input).value = "x*exp(x)"
         await pilot.click("#train-start")
-        await wait_for(pilot, lambda: app.current_mode == "dashboard" and dashboard(app).state.status == "error",
-                       timeout=20)
+        await wait_for(pilot, lambda: app.current_mode == "dashboard" and dashboard(app).state.status == "error"
+                       and dashboard(app).settled, timeout=20)
         await pilot.pause(0.2)
         screen = dashboard(app)
         assert screen.has_class("-crashed")
@@ -219,6 +219,7 @@ async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) 
 # ---- training with the real tiny engine -----------------------------------------------------------
 
 @pytest.mark.skipif(not HAS_TTRL, reason="engine.ttrl not written yet")
+@pytest.mark.timeout(900)  # one real GRPO step of the tiny model; minutes on a busy 2-core machine
 async def test_tiny_ttrl_updates_dashboard_and_stops_with_checkpoint(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -228,19 +229,21 @@ async def test_tiny_ttrl_updates_dashboard_and_stops_with_checkpoint(tmp_path: P
         await wait_for(pilot, lambda: isinstance(app.screen, TrainFormScreen))
         form = app.screen
         assert form.query_one("#train-integrand", Input).value == "x*exp(x)"
+        assert form.query_one("#train-mode", Select).value == "ttrl"
         form.query_one("#train-steps", Input).value = "50"
         form.query_one("#train-group", Input).value = "2"
         form.query_one("#train-depth", Input).value = "1"
         await pilot.click("#train-start")
         await wait_for(pilot, lambda: app.current_mode == "dashboard")
         screen = dashboard(app)
-        await wait_for(pilot, lambda: screen.state.step >= 1 and screen.state.variants, timeout=240)
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: screen.state.variants and screen.process.running, timeout=300)
+        # Stop at once: the engine ends after the step in progress and writes its checkpoint.
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.state.status in ("stopped", "done") and screen.settled, timeout=800)
+        assert screen.state.status == "stopped", screen.state.errors
         assert screen.query_one(VariantTree).root.children
         assert screen.query_one("#log-table", DataTable).row_count > 0
-        assert "step" in str(screen.query_one("#curves-stats").render())
-        await pilot.press("s")
-        await wait_for(pilot, lambda: screen.state.status in ("stopped", "done"), timeout=240)
+        assert "step 1" in str(screen.query_one("#curves-stats").render())
         assert screen.state.checkpoints
         assert list((screen.run_dir / "checkpoints").glob("step-*"))
 
@@ -262,7 +265,8 @@ async def test_runs_screen_lists_and_opens_runs(tmp_path: Path) -> None:
         assert rows["first"][3] == "x*exp(x)"  # the first problem of the run
         app.screen.query_one(DataTable).move_cursor(row=[r.path.name for r in app.screen.summaries].index("first"))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.current_mode == "dashboard" and dashboard(app).state.status == "done")
+        await wait_for(pilot, lambda: app.current_mode == "dashboard" and dashboard(app).state.status == "done"
+                       and dashboard(app).settled)
         assert dashboard(app).run_dir == runs / "first"
 
 
@@ -271,7 +275,7 @@ async def test_export_modal_writes_all_three_formats(tmp_path: Path) -> None:
     app = LadderApp(runs_dir=tmp_path / "runs")
     async with app.run_test(size=(100, 30)) as pilot:
         app.open_run(run, follow=False)
-        await wait_for(pilot, lambda: dashboard(app).state.status == "done")
+        await wait_for(pilot, lambda: dashboard(app).state.status == "done" and dashboard(app).settled)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
         out = tmp_path / "out"

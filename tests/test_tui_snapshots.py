@@ -70,7 +70,7 @@ def test_dashboard_replay(snap_compare, runs: Path, size) -> None:
     async def run_before(pilot) -> None:
         pilot.app.open_run(runs / "ladder-demo", follow=False)
         await settle(pilot, lambda: getattr(pilot.app.screen, "state", None) is not None
-                     and pilot.app.screen.state.status == "done")
+                     and pilot.app.screen.state.status == "done" and pilot.app.screen.settled)
         await pilot.press("down", "down")
         await settle(pilot, lambda: True)
 
@@ -100,7 +100,7 @@ def test_export_modal_after_export(snap_compare, runs: Path, size) -> None:
     async def run_before(pilot) -> None:
         pilot.app.open_run(runs / "ladder-demo", follow=False)
         await settle(pilot, lambda: getattr(pilot.app.screen, "state", None) is not None
-                     and pilot.app.screen.state.status == "done")
+                     and pilot.app.screen.state.status == "done" and pilot.app.screen.settled)
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: pilot.app.screen.query("#export-go"))
         await pilot.click("#export-go")

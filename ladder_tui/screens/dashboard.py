@@ -31,7 +31,7 @@ from ladder_tui.widgets.verification_log import VerificationLog
 FLUSH_HZ = 25  # ticks a second: fold new events into the state, redraw one dirty part
 # Parts of the screen, redrawn in turns, each at most once per interval (seconds): a burst then
 # costs a few bounded redraws a second instead of one per batch.
-REDRAW_INTERVAL = {"tree": 0.1, "log": 0.25, "curves": 0.5, "header": 0.1}
+REDRAW_INTERVAL = {"tree": 0.2, "log": 0.5, "curves": 1.0, "header": 0.2}
 PARTS = tuple(REDRAW_INTERVAL)
 EVENTS_PER_TICK = 2000  # a replay's backlog is folded in over several ticks
 TREE_NODES_PER_TICK = 100  # and a big tree is added to the widget in slices
@@ -167,11 +167,18 @@ class DashboardScreen(Screen):
         for _ in PARTS:
             part = PARTS[self._turn % len(PARTS)]
             self._turn += 1
-            if part in self._dirty and now - self._drawn_at.get(part, 0.0) >= REDRAW_INTERVAL[part]:
+            due = self.state.status not in ("running", "paused", "stopping") or (
+                now - self._drawn_at.get(part, 0.0) >= REDRAW_INTERVAL[part])  # a finished run draws at once
+            if part in self._dirty and due:
                 self._dirty.discard(part)
                 self._drawn_at[part] = now
                 self._redraw(part)
                 return
+
+    @property
+    def settled(self) -> bool:
+        """True once every received event is on screen."""
+        return not self._buffer and not self._dirty
 
     def _redraw(self, part: str) -> None:
         if part == "tree":

@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ladder_tui.state import printable
+
 DETAIL_FIELDS = ("points", "max_error", "max_rel_error", "checked", "method")  # shown when the engine sends them
 MAX_STREAM_CHARS = 4000
 
@@ -30,19 +32,19 @@ class AnswerCard(Vertical):
         yield self._verdict
 
     def add_tokens(self, text: str) -> None:
-        self.text = (self.text + text)[-MAX_STREAM_CHARS:]
+        self.text = (self.text + printable(text))[-MAX_STREAM_CHARS:]
         self._stream.update(escape(self.text.strip()))
 
     def set_result(self, sample: dict[str, Any]) -> None:
         """Show the checked answer; `sample` is the engine's `sample` event."""
         if sample.get("completion"):
-            self.text = str(sample["completion"])[-MAX_STREAM_CHARS:]
+            self.text = printable(sample["completion"])[-MAX_STREAM_CHARS:]
             self._stream.update(escape(self.text.strip()))
         ok = bool(sample.get("ok"))
         answer = sample.get("answer")
         verdict = "[b]✓ verified[/b]" if ok else "[b]✗ rejected[/b]"
-        lines = [f"answer: [b]{escape(str(answer)) if answer else '(no answer in tags)'}[/b]",
-                 f"{verdict}  {escape(str(sample.get('reason') or ''))}"]
+        lines = [f"answer: [b]{escape(printable(answer)) if answer else '(no answer in tags)'}[/b]",
+                 f"{verdict}  {escape(printable(sample.get('reason') or ''))}"]
         details = [f"{k.replace('_', ' ')} {escape(str(sample[k]))}" for k in DETAIL_FIELDS if k in sample]
         timing = []
         if isinstance(sample.get("seconds"), (int, float)):

@@ -6,7 +6,7 @@ from rich.markup import escape
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ladder_tui.state import Variant
+from ladder_tui.state import Variant, printable
 
 
 class RolloutView(VerticalScroll):
@@ -29,10 +29,10 @@ class RolloutView(VerticalScroll):
         ]
         for r in reversed(v.rollouts):
             mark = "[$success]✓[/]" if r.get("ok") else "[$error]✗[/]"
-            lines.append(f"{mark} step {r.get('step', '?')}  {escape(str(r.get('answer')))}  "
+            lines.append(f"{mark} step {r.get('step', '?')}  {escape(printable(r.get('answer')))}  "
                          f"r={float(r.get('reward') or 0):.2f}")
             if not r.get("ok") and r.get("reason"):
-                lines.append(f"   [dim]{escape(str(r.get('reason')))}[/dim]")
+                lines.append(f"   [dim]{escape(printable(r.get('reason')))}[/dim]")
         if not v.rollouts:
             lines.append("[dim]no rollouts yet[/dim]")
         self.query_one("#rollout-text", Static).update("\n".join(lines))

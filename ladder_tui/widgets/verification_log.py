@@ -11,12 +11,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
+from ladder_tui.state import printable
+
 MAX_ROWS = 60  # a bounded table keeps redraws cheap during bursts
 MAX_CELL = 40
 
 
 def _cut(text: Any, width: int = MAX_CELL) -> str:
-    s = " ".join(str(text if text is not None else "–").split())
+    s = " ".join(printable(text if text is not None else "–").split())
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
