@@ -13,6 +13,12 @@ convert_lora_to_gguf.py:
 - Llama-architecture GGUFs store q/k projections with their rows permuted for llama.cpp's rotary
   layout (convert_hf_to_gguf's LlamaModel.permute), so lora_B of q_proj/k_proj gets the same row
   permutation; Qwen2 stores them unpermuted.
+
+Status (measured on smollm2-135m): llama.cpp loads the files, a zero lora_B leaves the logits
+unchanged and a nonzero one changes them, but the logit shift does NOT yet match the shift the same
+adapter causes in transformers (correlation ~0, even for a v_proj-only adapter, on a 16-token
+prompt). Until that is found, treat llama.cpp rollouts with an adapter as unverified; the HF backend
+applies peft adapters exactly.
 """
 
 from __future__ import annotations
