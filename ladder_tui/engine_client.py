@@ -2,8 +2,9 @@
 
 `EngineProcess` starts `python -m engine.cli engine SUBCOMMAND …` with asyncio (never a thread or a
 fork inside the Textual process), hands every event line to a callback, and sends stop/pause/resume
-commands on stdin. If the child dies without saying `run_finished`, the callback gets a synthetic
-`error` event carrying the tail of its stderr, so the UI can show what happened and carry on.
+commands on stdin. If the child dies (non-zero exit) without saying `run_finished`, the callback
+gets a synthetic `error` event carrying the tail of its stderr, so the UI can show what happened
+and carry on; a clean exit without `run_finished` counts as a finished run.
 
 `follow_events` reads an events.jsonl from the start and, if asked, keeps following it as a live
 headless run appends to it (`ladder watch`).
@@ -70,7 +71,10 @@ class EngineProcess:
             return -1
         await asyncio.gather(self._read_stdout(), self._read_stderr())
         self.returncode = await self._proc.wait()
-        if not self.finished:
+        if not self.finished and self.returncode == 0:
+            # Some commands (solve) just end; a clean exit is a finished run.
+            self.on_event({"type": "run_finished", "t": time.time(), "status": "done"})
+        elif not self.finished:
             # The last stderr line is usually the one that explains it ("ladder: error: …").
             last = self.stderr_tail[-1] if self.stderr_tail else "no output on stderr"
             tail = "\n".join(list(self.stderr_tail)[:-1])

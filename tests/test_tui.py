@@ -193,6 +193,7 @@ async def test_crash_before_any_event_in_solve(tmp_path: Path) -> None:
 # ---- solve with the real tiny engine ------------------------------------------------------------
 
 @pytest.mark.skipif(not HAS_SOLVE, reason="engine.solve not written yet")
+@pytest.mark.timeout(600)  # loads the tiny model in a child; slow only on a busy machine
 async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -201,7 +202,7 @@ async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) 
         app.screen.query_one("#samples", Input).value = "2"
         await pilot.press("enter")
         screen = app.screen
-        await wait_for(pilot, lambda: len(screen.samples) == 2 and not screen.process.running, timeout=120)
+        await wait_for(pilot, lambda: len(screen.samples) == 2 and not screen.process.running, timeout=500)
         await pilot.pause(0.2)
         cards = list(screen.query(AnswerCard))
         assert len(cards) == 2
@@ -220,7 +221,7 @@ async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) 
 
 @pytest.mark.skipif(not HAS_TTRL, reason="engine.ttrl not written yet")
 @pytest.mark.timeout(900)  # one real GRPO step of the tiny model; minutes on a busy 2-core machine
-async def test_tiny_ttrl_updates_dashboard_and_stops_with_checkpoint(tmp_path: Path) -> None:
+async def test_tiny_ttrl_updates_dashboard_and_stops(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press(*"x*exp(x)")
@@ -236,16 +237,15 @@ async def test_tiny_ttrl_updates_dashboard_and_stops_with_checkpoint(tmp_path: P
         await pilot.click("#train-start")
         await wait_for(pilot, lambda: app.current_mode == "dashboard")
         screen = dashboard(app)
-        await wait_for(pilot, lambda: screen.state.variants and screen.process.running, timeout=300)
-        # Stop at once: the engine ends after the step in progress and writes its checkpoint.
+        await wait_for(pilot, lambda: screen.state.step >= 1 and screen.settled, timeout=600)
+        # Stop: the engine ends after the step in progress (TTRL rolls its adapter back, no checkpoint).
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.state.status in ("stopped", "done") and screen.settled, timeout=800)
         assert screen.state.status == "stopped", screen.state.errors
         assert screen.query_one(VariantTree).root.children
         assert screen.query_one("#log-table", DataTable).row_count > 0
         assert "step 1" in str(screen.query_one("#curves-stats").render())
-        assert screen.state.checkpoints
-        assert list((screen.run_dir / "checkpoints").glob("step-*"))
+        assert (screen.run_dir / "events.jsonl").is_file()
 
 
 # ---- runs screen and export ---------------------------------------------------------------------
