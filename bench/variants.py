@@ -4,8 +4,8 @@ Per generator and model (symbolic; LLM-only with each local model): variants per
 of proposals that parse, the share of duplicates, the share of accepted variants sympy integrates
 within 5 s (the paper's "unsolvable" is about 8%), and the depth a depth-3 tree of
 x**2*exp(x)*sin(x) reaches. And a ~100-variant tree (LLM + symbolic) with the default model,
-timed against the 10-minute target: it is asked to stop at 10 minutes (obeyed between generate
-calls), so on a loaded machine the figure is how far it got in that time. The anchor measured in the same run is the symbolic
+timed against the 10-minute target: the tree's LLM budget (VariantConfig.llm_budget_s, checked
+between generate calls) hands the remaining levels to the symbolic generator. The anchor measured in the same run is the symbolic
 generator: LLM figures are also given as a ratio to it, since the machine is shared and noisy.
 
 Each section writes bench/results/variants.json as soon as it finishes, so a run cut short keeps
@@ -84,7 +84,6 @@ def main() -> None:
     ap.add_argument("--combined-n", type=int, default=100)
     ap.add_argument("--integrable-sample", type=int, default=20, help="variants per generator sent to sympy")
     ap.add_argument("--llm-budget-s", type=float, default=300, help="stop an LLM-only tree after this long")
-    ap.add_argument("--combined-budget-s", type=float, default=600, help="stop the combined tree after this long")
     ap.add_argument("--sections", nargs="*", choices=["symbolic", "llm", "combined"],
                     default=["symbolic", "llm", "combined"],
                     help="a subset re-measures only those and keeps the others from the previous results file")
@@ -146,15 +145,16 @@ def main() -> None:
     if "combined" in args.sections:
         backend = load_backend(default)
         t0 = time.perf_counter()
-        with budget(args.combined_budget_s) as control:
-            tree = build_tree_stats(ROOT_PROBLEM, backend=backend, cfg=cfg, n=args.combined_n, source="both",
-                                    seed=args.seed, control=control)
+        # No outer stop here: the tree's own LLM budget (cfg.llm_budget_s) hands over to the
+        # symbolic generator, which is what the 10-minute target is about.
+        tree = build_tree_stats(ROOT_PROBLEM, backend=backend, cfg=cfg, n=args.combined_n, source="both",
+                                seed=args.seed)
         seconds = time.perf_counter() - t0
         summary = tree.stats.summary()
         result["combined"] = {
             "model": default, "variants": len(tree.nodes) - 1, "seconds": round(seconds, 1),
             "target_seconds": 600, "ratio_to_target": round(seconds / 600, 3),
-            "budget_s": args.combined_budget_s, "stopped_by_budget": control.stopped,
+            "llm_budget_s": cfg.llm_budget_s, "llm_out_of_time": tree.stats.llm_out_of_time,
             "ratio_to_symbolic_only": round(seconds / max(sym.stats.seconds, 1e-9), 1),
             "from_llm": sum(n.source == "llm" for n in tree.nodes),
             "from_symbolic": sum(n.source == "symbolic" for n in tree.nodes),
