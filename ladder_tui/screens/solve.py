@@ -144,7 +144,7 @@ class SolveScreen(Screen):
         self.session_dir = self.app.new_session_dir("solve", frame.integrand)
         self._first_t = self._last_t = None
         self.query_one("#solve-status", Static).update(f"sampling {samples} answers to ∫ {frame.integrand} dx …")
-        self.process = EngineProcess(engine_argv("solve", *args, engine_cmd=self.app.engine_cmd), self._buffer.append)
+        self.process = EngineProcess(engine_argv("solve", *args, engine_cmd=self.app.engine_cmd), self._receive)
         self._run(self.process)
 
     @work(group="engine")
@@ -180,6 +180,10 @@ class SolveScreen(Screen):
             elif kind == "run_finished" and event.get("status") != "error":
                 self._finished()
         answers.scroll_end(animate=False)
+
+    def _receive(self, event: dict[str, Any]) -> None:
+        # Looked up on every call: flush() swaps the buffer list for a new one.
+        self._buffer.append(event)
 
     def show_events(self, events: list[dict[str, Any]]) -> None:
         """Render events as if an engine child had sent them (replays, demos, screenshots)."""
