@@ -16,9 +16,12 @@ SOLVE_SYSTEM = (
     "<answer> and </answer>. Do not add a constant of integration. Do not use LaTeX."
 )
 
+# Easy examples beat harder ones (bench/prompt_compliance.py, greedy, 30 trivial integrals):
+# qwen2.5-coder-0.5b 9/30 correct vs 5/30 (x*cos(x), 1/(x**2+4)) and 4/30 zero-shot; smollm2 2/30.
 SOLVE_EXAMPLES: list[tuple[str, str]] = [
-    ("x*cos(x)", "x*sin(x) + cos(x)"),
-    ("1/(x**2 + 4)", "atan(x/2)/2"),
+    ("x**6", "x**7/7"),
+    ("sin(2*x)", "-cos(2*x)/2"),
+    ("1/(x + 2)", "log(x + 2)"),
 ]
 
 
