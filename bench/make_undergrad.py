@@ -33,7 +33,7 @@ SOURCE = "ladder undergrad set (written for this project, bench/make_undergrad.p
 PROBLEMS: list[tuple[str, int, str, str]] = [
     # near-trivial: one table entry
     ("table", 1, "x**4", "x**5/5"),
-    ("table", 1, "x**6", "x**7/7"),
+    ("table", 1, "x**8", "x**9/9"),
     ("table", 1, "cos(x)", "sin(x)"),
     ("table", 1, "sin(x)", "-cos(x)"),
     ("table", 1, "exp(x)", "exp(x)"),
@@ -205,7 +205,7 @@ PROBLEMS: list[tuple[str, int, str, str]] = [
     ("trig_powers", 3, "cot(x)**2", "-cot(x) - x"),
     ("trig_powers", 4, "1/(1 + cos(x))", "tan(x/2)"),
     ("trig_powers", 3, "sin(x)/cos(x)**2", "1/cos(x)"),
-    ("trig_powers", 3, "2*sin(x)*cos(x)", "sin(x)**2"),
+    ("trig_powers", 4, "sin(x)**3*cos(x)**2", "cos(x)**5/5 - cos(x)**3/3"),
     # trigonometric and hyperbolic substitutions
     ("trig_substitution", 4, "sqrt(1 - x**2)", "(x*sqrt(1 - x**2) + asin(x))/2"),
     ("trig_substitution", 4, "1/(x**2*sqrt(1 - x**2))", "-sqrt(1 - x**2)/x"),

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from textual.widgets import Input
+
 from ladder_tui.app import LadderApp
+from ladder_tui.screens.train_form import TrainFormScreen
 from ladder_tui.synthetic import T0, write_synthetic_run
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -46,12 +49,18 @@ async def settle(pilot, condition, timeout: float = 30.0) -> None:
         waited += 0.1
     await pilot.pause(0.2)
     pilot.app.clear_notifications()
+    # A blinking cursor would make the picture depend on when it is taken.
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
     await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_solve_screen_empty(snap_compare, runs: Path, size) -> None:
-    assert snap_compare(LadderApp(model="tiny", runs_dir=runs), terminal_size=size)
+    async def run_before(pilot) -> None:
+        await settle(pilot, lambda: True)
+
+    assert snap_compare(LadderApp(model="tiny", runs_dir=runs), terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -90,7 +99,7 @@ def test_runs_screen(snap_compare, runs: Path, size) -> None:
 def test_train_form(snap_compare, runs: Path, size) -> None:
     async def run_before(pilot) -> None:
         await pilot.press("f5")
-        await settle(pilot, lambda: pilot.app.screen.id is None or True)
+        await settle(pilot, lambda: isinstance(pilot.app.screen, TrainFormScreen))
 
     assert snap_compare(LadderApp(model="tiny", runs_dir=runs), terminal_size=size, run_before=run_before)
 
