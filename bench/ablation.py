@@ -81,8 +81,8 @@ def run_eval(args: argparse.Namespace, problems: Path, out: Path, adapter: Path 
     """`ladder eval` in its own process; returns the report (cached in `out`)."""
     if out.exists():
         return json.loads(out.read_text())
-    cmd = ladder_cmd("eval", "--model", args.model, "--problems", str(problems), "--samples",
-                     str(args.samples), "--seed", str(args.seed), "--out", str(out))
+    cmd = ladder_cmd("eval", "--model", args.model, "--backend", args.eval_backend, "--problems", str(problems),
+                     "--samples", str(args.samples), "--seed", str(args.seed), "--out", str(out))
     if adapter is not None:
         cmd += ["--adapter", str(adapter)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -257,8 +257,11 @@ def main() -> int:
     p.add_argument("--train-limit", type=int, default=15, help="training problems used (same for every arm)")
     p.add_argument("--eval-every", type=int, default=0, help="held-out evaluation every N steps (0: at the end)")
     p.add_argument("--samples", type=int, default=2, help="K for the final pass@1 / pass@K")
-    p.add_argument("--final-eval", choices=["llamacpp", "trainer"], default="llamacpp",
+    p.add_argument("--final-eval", choices=["eval", "trainer"], default="eval",
                    help="trained arms: a separate `ladder eval` (greedy + K samples) or the trainer's last greedy eval")
+    # transformers applies the trained peft adapter exactly; llama.cpp's GGUF LoRA path is not yet
+    # verified to match it (engine/lora_gguf.py), so every arm, base included, is scored with hf.
+    p.add_argument("--eval-backend", choices=["hf", "llamacpp"], default="hf")
     p.add_argument("--group-size", type=int, default=4)
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")
     p.add_argument("--max-variants", type=int, default=60)

@@ -40,9 +40,9 @@ def solve_wall(model: str) -> dict:
 
 def tokens_per_s(model: str, backend: str, samples: int, tokens: int) -> dict:
     """Generate `samples` completions of exactly-bounded length for one chat; tokens over time."""
-    b = load_backend(model, backend=backend, device="cpu" if backend == "hf" else "auto")
-    # No stop string, so every sample runs to max_tokens unless the model ends its turn.
-    params = GenerationParams(n=samples, temperature=1.0, max_tokens=tokens, seed=SEED, stop=())
+    b = load_backend(model, backend=backend)
+    # No stop string and no end of turn: every sample runs to exactly max_tokens in both backends.
+    params = GenerationParams(n=samples, temperature=1.0, max_tokens=tokens, seed=SEED, stop=(), ignore_eos=True)
     start = time.perf_counter()
     out = b.generate([solve_chat("x*exp(x)")], params)[0]
     seconds = time.perf_counter() - start

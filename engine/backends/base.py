@@ -38,6 +38,7 @@ class GenerationParams:
     min_p: float = 0.0
     seed: int | None = None
     stop: tuple[str, ...] = ("</answer>",)
+    ignore_eos: bool = False  # benchmarks: every sample runs to max_tokens
 
 
 class Backend(Protocol):

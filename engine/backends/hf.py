@@ -173,6 +173,7 @@ class HFBackend:
         rows_per_prompt = 1 if greedy else params.n
         config = GenerationConfig(
             max_new_tokens=params.max_tokens,
+            min_new_tokens=params.max_tokens if params.ignore_eos else None,
             do_sample=not greedy,
             temperature=params.temperature if not greedy else None,
             top_p=params.top_p if not greedy else None,

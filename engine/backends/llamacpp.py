@@ -169,7 +169,7 @@ class LlamaCppBackend:
             mirostat_mode=0,
         )
         for token in stream:
-            if self._is_end(token):
+            if self._is_end(token) and not params.ignore_eos:
                 ids.append(token)
                 break
             ids.append(token)
