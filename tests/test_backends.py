@@ -129,3 +129,78 @@ def test_gguf_lora_zero_b_is_identity_and_nonzero_changes_logits(tmp_path):
         assert np.abs(backend.next_token_logits(chat) - plain).max() < 1e-4
     finally:
         backend.close()
+
+
+def _f32_copy_of_gguf(src, dst):
+    """`src` with every tensor dequantised to f32 (same metadata), so llama.cpp runs the exact
+    weights transformers sees, without quantising activations for its Q4/Q8 matmuls."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(str(src))
+    writer = gguf.GGUFWriter(str(dst), reader.fields["general.architecture"].contents())
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name in ("general.architecture", "general.file_type"):
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    for t in reader.tensors:
+        writer.add_tensor(t.name, np.ascontiguousarray(gguf.quants.dequantize(t.data, t.tensor_type), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return dst
+
+
+@pytest.mark.slow
+def test_gguf_lora_shifts_logits_like_peft(tmp_path):
+    """The converted adapter moves llama.cpp's logits as peft moves transformers'.
+
+    Compared on an f32 copy of the GGUF: with the Q4_1 original, llama.cpp quantises activations
+    to 8 bits per block for its matmuls, and any perturbation re-draws that rounding noise (norm
+    ~25 on the logits), which swamps the shift of a small adapter.
+    """
+    import numpy as np
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from engine.backends.hf import load_hf_model
+    from engine.backends.llamacpp import LlamaCppBackend
+    from engine.lora_gguf import convert_lora
+    from engine.models import hf_model_dir, resolve
+
+    base_dir = hf_model_dir("smollm2-135m")
+    f32 = _f32_copy_of_gguf(resolve("smollm2-135m").path, tmp_path / "smollm2-f32.gguf")
+    model, _ = load_hf_model(base_dir, "cpu")
+    chat = [{"role": "user", "content": "Integrate x"}]
+    backend = LlamaCppBackend(f32, n_threads=1)  # one thread: quick for a 33-token prompt, and never spins on a busy machine
+    try:
+        tokens = torch.tensor([backend.prompt_tokens(chat)])
+
+        def hf_logits(m):
+            with torch.no_grad():
+                return m(tokens).logits[0, -1].numpy()
+
+        hf_base, cpp_base = hf_logits(model), backend.next_token_logits(chat)
+        assert np.abs(hf_base - cpp_base).max() < 0.05  # same weights, same tokens
+        gen = torch.Generator().manual_seed(0)
+        for targets in (["q_proj", "k_proj"], ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]):
+            peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=targets))
+            with torch.no_grad():
+                for name, p in peft.named_parameters():
+                    if "lora_B" in name:
+                        p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
+            folder = tmp_path / "_".join(targets)
+            peft.save_pretrained(folder)
+            hf_shift = hf_logits(peft) - hf_base
+            model = peft.unload()  # the bare base model again, for the next adapter
+            backend.set_adapter(convert_lora(folder, folder / "adapter.gguf", base_dir))
+            cpp_shift = backend.next_token_logits(chat) - cpp_base
+            corr = np.corrcoef(hf_shift, cpp_shift)[0, 1]
+            rel = np.linalg.norm(cpp_shift - hf_shift) / np.linalg.norm(hf_shift)
+            assert corr > 0.98 and rel < 0.2, (targets, corr, rel)
+    finally:
+        backend.close()
