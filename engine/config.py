@@ -75,6 +75,9 @@ class VariantConfig:
     # CPU: the LLM writes variants for at most this long per tree (checked between generate calls),
     # then the symbolic generator fills the rest, so a 100-variant tree stays under 10 minutes.
     llm_budget_s: float = 420.0  # 0 = no limit
+    # A model that wrote no parseable variant in its first this-many prompts (too small to follow
+    # the prompt, like `tiny`) is dropped from the tree; the symbolic generator fills the rest.
+    llm_probe_prompts: int = 8
     max_nodes: int = 80  # proposals with more sympy tree nodes than this are dropped as garbage
     max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
     # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).

@@ -112,6 +112,7 @@ class TreeStats:
     sources: dict[str, SourceStats] = field(default_factory=lambda: {"llm": SourceStats(), "symbolic": SourceStats()})
     seconds: float = 0.0
     llm_out_of_time: bool = False  # the LLM budget (cfg.llm_budget_s) ran out; symbolic filled the rest
+    llm_dropped: bool = False  # no parseable variant in the first cfg.llm_probe_prompts prompts
 
     def count(self, source: str, outcome: str, delta: int = 1) -> None:
         self.sources[source].outcomes[outcome] += delta
@@ -119,7 +120,8 @@ class TreeStats:
     def summary(self) -> dict[str, Any]:
         """Flat numbers for JSON output and benchmarks: shares are over all proposals of a source."""
         out: dict[str, Any] = {"per_level": {str(k): v for k, v in sorted(self.per_level.items())},
-                               "seconds": round(self.seconds, 3), "llm_out_of_time": self.llm_out_of_time}
+                               "seconds": round(self.seconds, 3), "llm_out_of_time": self.llm_out_of_time,
+                               "llm_dropped": self.llm_dropped}
         for name, s in self.sources.items():
             if not s.proposals:
                 continue
@@ -349,6 +351,12 @@ class _LLMGenerator:
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline
 
+    def unproductive(self, stats: TreeStats) -> bool:
+        """Probed long enough and nothing it wrote even parsed as an integrand."""
+        s = stats.sources["llm"]
+        garbage = sum(s.outcomes[o] for o in ("unparsable", "too_big", "no_x"))
+        return s.prompts >= self.cfg.llm_probe_prompts and garbage == s.proposals
+
     def propose(self, parents: list[Node], stats: TreeStats,
                 examples: dict[str, dict[str, list[str]]]) -> dict[str, list[tuple[str, str, str]]]:
         """For each parent id: (text line, kind, via) for every line of its completion.
@@ -491,6 +499,9 @@ def build_tree_stats(
         llm_lines = {}
         if llm is not None and llm.out_of_time:
             stats.llm_out_of_time = True
+            llm = None
+        if llm is not None and llm.unproductive(stats):
+            stats.llm_dropped = True
             llm = None
         if llm is not None and quota > 0:
             examples = {pid: {kind: [_integrand_text(c.expr) for c in cands if c.kind == kind]

@@ -273,6 +273,17 @@ def test_unusable_llm_output_falls_back_to_symbolic():
     assert all(n.source == "symbolic" for n in tree.nodes[1:])
 
 
+def test_a_model_writing_only_garbage_is_dropped_after_its_probe_prompts():
+    garbage = ScriptedBackend("I cannot do that.\nSorry!")
+    cfg = VariantConfig(depth=3, llm_probe_prompts=1)
+    tree = build_tree_stats("x**2*exp(x)*sin(x)", backend=garbage, cfg=cfg, n=40, source="both")
+    assert len(garbage.calls) == 1 and tree.stats.llm_dropped  # level 1 only, then symbolic alone
+    assert len(tree.nodes) == 41 and max(n.depth for n in tree.nodes) == 3
+    useful = ScriptedBackend("1. x*exp(x)\n2. exp(x)*sin(x)\n3. x**2*sin(x)")
+    tree = build_tree_stats("x**2*exp(x)*sin(x)", backend=useful, cfg=cfg, n=40, source="both")
+    assert len(useful.calls) > 1 and not tree.stats.llm_dropped
+
+
 def test_llm_path_with_tiny_model(tiny_dir):
     from engine.models import load_backend
 
@@ -351,7 +362,7 @@ def test_references_with_timeout():
     refs = references(["x*exp(x)", "exp(x)*sin(x)**7*tan(x)**3/(x**5 + x + 1)"], timeout_s=1.5, workers=2)
     assert refs[0] is not None and sp.simplify(sp.diff(parse_integrand(refs[0]), X) - X * sp.exp(X)) == 0
     assert refs[1] is None
-    assert time.monotonic() - t0 < 20
+    assert time.monotonic() - t0 < 60  # loose: a loaded CI machine; without the timeout it hangs far longer
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
