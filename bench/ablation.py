@@ -259,8 +259,9 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=2, help="K for the final pass@1 / pass@K")
     p.add_argument("--final-eval", choices=["eval", "trainer"], default="eval",
                    help="trained arms: a separate `ladder eval` (greedy + K samples) or the trainer's last greedy eval")
-    # transformers applies the trained peft adapter exactly; llama.cpp's GGUF LoRA path is not yet
-    # verified to match it (engine/lora_gguf.py), so every arm, base included, is scored with hf.
+    # transformers applies the trained peft adapter to the dequantised weights exactly; llama.cpp
+    # applies the same adapter correctly but on Q4 weights, whose rounding noise is larger than a
+    # young adapter's effect (engine/lora_gguf.py), so every arm, base included, is scored with hf.
     p.add_argument("--eval-backend", choices=["hf", "llamacpp"], default="hf")
     p.add_argument("--group-size", type=int, default=4)
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")
