@@ -27,8 +27,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
+
+from engine.errors import LadderError
 
 EVENT_TYPES = frozenset({
     "run_started", "variant", "rollout", "step", "eval", "solved", "token", "sample",
@@ -65,6 +68,20 @@ class EventSink:
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)
+
+    @contextmanager
+    def running(self) -> Iterator[EventSink]:
+        """The body of a run: a LadderError raised inside becomes `error` and `run_finished`
+        events (so a watcher learns why the run ended) before it propagates; the file is closed
+        at the end either way."""
+        try:
+            yield self
+        except LadderError as e:
+            self.emit("error", message=str(e))
+            self.emit("run_finished", status="error")
+            raise
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._file is not None:

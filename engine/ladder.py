@@ -254,7 +254,7 @@ def cli_train(args: argparse.Namespace) -> int:
                 "variants": not args.no_variants}
         atomic_write_json(run.path / TRAIN_FILE, info)
     sink = run.sink(event_stream(args))
-    try:
+    with sink.running():
         if not run.tree_path.exists():
             if args.resume:
                 problems = load_problems(info["problems"])
@@ -264,12 +264,6 @@ def cli_train(args: argparse.Namespace) -> int:
             run.write_tree(nodes)
         summary = train_run(run, cfg, info, sink=sink, control=control, resume=bool(args.resume),
                             progress=sys.stderr.isatty() or args.engine_mode)
-    except LadderError as e:
-        sink.emit("error", message=str(e))
-        sink.emit("run_finished", status="error")
-        raise
-    finally:
-        sink.close()
     if getattr(args, "json", False) and not args.engine_mode:
         print(json.dumps(summary))
     else:

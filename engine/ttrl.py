@@ -102,7 +102,7 @@ def cli_ttrl(args: argparse.Namespace) -> int:
     run = RunDir.create(args.out, cfg) if args.out else None
     sink = run.sink(event_stream(args)) if run else EventSink(run="ttrl", stream=event_stream(args))
     records = []
-    try:
+    with sink.running():
         trainer = GRPOTrainer(hf_model_dir(cfg.model), cfg, adapter=args.adapter)
         sink.emit("run_started", kind="ttrl", config=cfg.to_dict(), model=cfg.model, device=trainer.device,
                   total_steps=steps, problems=len(problems), adapter=args.adapter)
@@ -118,8 +118,6 @@ def cli_ttrl(args: argparse.Namespace) -> int:
         solved = sum(r["solved"] for r in records)
         sink.emit("run_finished", status="stopped" if control.stopped else "done", solved=solved,
                   problems=len(records))
-    finally:
-        sink.close()
     if run is not None:
         atomic_write_json(run.path / "ttrl.json", records)
     if args.json and not args.engine_mode:

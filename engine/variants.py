@@ -790,13 +790,9 @@ def cli_variants(args: argparse.Namespace) -> int:
     sink.emit("run_started", kind="variants", config=dataclasses.asdict(cfg),
               model=getattr(backend, "model_name", None), device=args.device, total_steps=0)
     control = control_for(args)
-    try:
+    with sink.running():  # the sink writes to a stream only: closing it is a no-op
         tree = build_tree_stats(args.integrand, backend=backend, cfg=cfg, source=args.source, sink=sink,
                                 seed=args.seed, control=control)
-    except LadderError as e:
-        sink.emit("error", message=str(e))
-        sink.emit("run_finished", status="error")
-        raise
     summary = tree.stats.summary()
     sink.emit("run_finished", status="stopped" if control.stopped else "done", variants=len(tree.nodes) - 1,
               per_level=summary["per_level"])

@@ -116,37 +116,10 @@ class _Numpy:
     # Functions with branch cuts get `u + 0j`, which turns a signed zero -0j into +0j: numpy picks
     # the side of a cut by the sign of a zero imaginary part (log(-1-0j) = -i*pi), mpmath has no
     # signed zeros, and a negation or division must not silently switch branches.
-    @staticmethod
-    def log(u: Any) -> Any:
-        return np.log(u + 0j)
-
-    @staticmethod
-    def sqrt(u: Any) -> Any:
-        return np.sqrt(u + 0j)
-
-    @staticmethod
-    def asin(u: Any) -> Any:
-        return np.arcsin(u + 0j)
-
-    @staticmethod
-    def acos(u: Any) -> Any:
-        return np.arccos(u + 0j)
-
-    @staticmethod
-    def atan(u: Any) -> Any:
-        return np.arctan(u + 0j)
-
-    @staticmethod
-    def asinh(u: Any) -> Any:
-        return np.arcsinh(u + 0j)
-
-    @staticmethod
-    def acosh(u: Any) -> Any:
-        return np.arccosh(u + 0j)
-
-    @staticmethod
-    def atanh(u: Any) -> Any:
-        return np.arctanh(u + 0j)
+    log, sqrt, asin, acos, atan, asinh, acosh, atanh = (
+        staticmethod(lambda u, f=f: f(u + 0j))
+        for f in (np.log, np.sqrt, np.arcsin, np.arccos, np.arctan, np.arcsinh, np.arccosh, np.arctanh)
+    )
 
     # numpy scalars, not Python complex: 1/0 must give inf (under errstate), not raise
     @staticmethod

@@ -245,7 +245,7 @@ def cli_train(args: argparse.Namespace) -> int:
     cfg.trl.vllm_mode = args.vllm_mode or cfg.trl.vllm_mode
     control = control_for(args)
     sink = run.sink(event_stream(args)) if state.is_main_process else null_sink()
-    try:
+    with sink.running():
         if state.is_main_process and not run.tree_path.exists():
             if not args.problems:
                 raise LadderError(f"{run.path} has no tree.jsonl to resume from")
@@ -258,12 +258,6 @@ def cli_train(args: argparse.Namespace) -> int:
                      level="warning")
         summary = train(run, cfg, run.read_tree(), steps=args.steps, sink=sink, control=control,
                         resume=bool(args.resume))
-    except LadderError as e:
-        sink.emit("error", message=str(e))
-        sink.emit("run_finished", status="error")
-        raise
-    finally:
-        sink.close()
     if state.is_main_process:
         if getattr(args, "json", False) and not args.engine_mode:
             print(json.dumps(summary))
