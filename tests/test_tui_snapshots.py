@@ -100,6 +100,9 @@ def test_train_form(snap_compare, runs: Path, size) -> None:
     async def run_before(pilot) -> None:
         await pilot.press("f5")
         await settle(pilot, lambda: isinstance(pilot.app.screen, TrainFormScreen))
+        # The default is an absolute path into the installed package: it differs per checkout.
+        pilot.app.screen.query_one("#train-problems", Input).value = "engine/data/undergrad_train.jsonl"
+        await settle(pilot, lambda: True)
 
     assert snap_compare(LadderApp(model="tiny", runs_dir=runs), terminal_size=size, run_before=run_before)
 
