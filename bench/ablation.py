@@ -204,12 +204,16 @@ def plot(arms: dict[str, Any], base_acc: float | None, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, arm in arms.items():
         pts = [(p["step"], p["greedy_accuracy"]) for p in arm.get("curve", []) if p["step"] is not None]
+        if arm.get("steps_done") and (not pts or arm["steps_done"] > pts[-1][0]):
+            pts.append((arm["steps_done"], arm["greedy_accuracy"]))  # the final evaluation
         if base_acc is not None and pts and pts[0][0] != 0:
             pts = [(0, base_acc), *pts]
         if pts:
             ax.plot(*zip(*pts), marker="o", label=name)
     if base_acc is not None:
         ax.axhline(base_acc, color="gray", linestyle="--", label="base")
+    top = max([base_acc or 0.0] + [a.get("greedy_accuracy") or 0.0 for a in arms.values()])
+    ax.set_ylim(0, max(0.25, 1.2 * top))  # a flat line near zero must look flat, not noisy
     ax.set_xlabel("GRPO step")
     ax.set_ylabel("held-out greedy accuracy")
     ax.set_title("LADDER ablation (undergraduate test subset)")
