@@ -223,13 +223,21 @@ def plot(arms: dict[str, Any], base_acc: float | None, path: Path) -> None:
     fig.savefig(path)
 
 
-def progress(run_dir: Path) -> dict[str, Any]:
-    """How far an unfinished training run got, and how long its steps took."""
+def training_record(run_dir: Path) -> dict[str, Any]:
+    """What a training run's events say, finished or not: how long the variant tree took to
+    build (the variants written before the first step; for TTRL, the first problem's tree), and
+    per step its time split, reward and share of verified answers."""
     events = list(read_events(run_dir / "events.jsonl"))
     steps = [e for e in events if e["type"] == "step"]
+    first_step = steps[0]["t"] if steps else float("inf")
+    variants = [e["t"] for e in events if e["type"] == "variant" and e["t"] < first_step]
     started = next((e["t"] for e in events if e["type"] == "run_started"), None)
-    return {"steps_done": len(steps), "step_seconds": [e.get("seconds") for e in steps],
-            "reward_mean": [e.get("reward_mean") for e in steps],
+    per_step = lambda key: [e.get(key) for e in steps]  # noqa: E731
+    return {"steps_done": len(steps), "variants": sum(e["type"] == "variant" for e in events),
+            "tree_seconds": round(variants[-1] - events[0]["t"], 1) if variants else 0.0,
+            "step_seconds": per_step("seconds"), "generation_seconds": per_step("gen_s"),
+            "train_seconds": per_step("train_s"), "reward_mean": per_step("reward_mean"),
+            "accuracy": per_step("accuracy"), "groups_skipped": per_step("skipped"),
             "seconds_since_start": round(events[-1]["t"] - started, 1) if started and events else None}
 
 
@@ -246,8 +254,9 @@ def write(args: argparse.Namespace, arms: dict[str, Any], subset: Path, train: P
         "train_set": {"file": "engine/data/undergrad_train.jsonl", "ids": ids(train)},
         "wall_s": round(sum(a.get("wall_s", 0) for a in arms.values()), 1),
         "arms_missing": [a for a in args.arms.split(",") if a not in arms],
-        "unfinished": {a: progress(work / a) for a in args.arms.split(",")
-                       if a not in arms and (work / a / "events.jsonl").exists()},
+        # finished and unfinished runs alike: the figures behind the README's training columns
+        "training": {a: training_record(work / a) for a in args.arms.split(",")
+                     if (work / a / "events.jsonl").exists()},
         "arms": arms,
     })
 
