@@ -190,6 +190,31 @@ async def test_crash_before_any_event_in_solve(tmp_path: Path) -> None:
         assert "model not found" in str(app.screen.query_one("#solve-status").render())
 
 
+async def test_enter_right_after_typing_solves_what_was_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview parses in a worker; Enter before it lands must neither be refused nor send the
+    previous integral to the engine."""
+    import ladder_tui.screens.solve as solve_screen
+
+    real = solve_screen.pretty_integral
+
+    def slow_pretty(*args):  # sympy's pretty printer can take this long on a big integrand
+        time.sleep(0.5)
+        return real(*args)
+
+    monkeypatch.setattr(solve_screen, "pretty_integral", slow_pretty)
+    argv_file = tmp_path / "argv.json"
+    script = tmp_path / "record.py"
+    script.write_text(f"import json, sys\njson.dump(sys.argv[1:], open({str(argv_file)!r}, 'w'))\n")
+    app = LadderApp(model="tiny", runs_dir=tmp_path / "runs", engine_cmd=[sys.executable, str(script)])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"x")
+        await wait_for(pilot, lambda: app.screen.current is not None, timeout=20)
+        await pilot.press(*"+1", "enter")  # no pause: the parse of "x+1" is still in flight
+        await wait_for(pilot, argv_file.exists, timeout=30)
+        argv = json.loads(argv_file.read_text())
+        assert argv[0] == "solve" and sympy.simplify(parse(argv[1]) - parse("x + 1")) == 0
+
+
 # ---- solve with the real tiny engine ------------------------------------------------------------
 
 @pytest.mark.skipif(not HAS_SOLVE, reason="engine.solve not written yet")

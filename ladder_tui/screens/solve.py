@@ -52,7 +52,9 @@ class SolveScreen(Screen):
         super().__init__(**kwargs)
         self.process: EngineProcess | None = None
         self.session_dir: Path | None = None
-        self.current: IntegralText | None = None  # last input that parsed
+        self.current: IntegralText | None = None  # the parse of `_parsed_inputs`, None if it failed
+        self._parsed_inputs: tuple[str, str | None, str | None] = ("", None, None)
+        self._solve_when_parsed = False  # Enter came while the typed text was still being parsed
         self.solving: IntegralText | None = None
         self.samples: list[dict[str, Any]] = []
         self._buffer: list[dict[str, Any]] = []
@@ -83,19 +85,23 @@ class SolveScreen(Screen):
 
     # ---- live parse preview ----------------------------------------------------------------
 
+    def _inputs(self) -> tuple[str, str | None, str | None]:
+        """(integrand text, lower, upper) as typed now."""
+        return (self.query_one("#integrand", Input).value,
+                self.query_one("#lower", Input).value.strip() or None,
+                self.query_one("#upper", Input).value.strip() or None)
+
     @on(Input.Changed, "#integrand, #lower, #upper")
     def _input_changed(self) -> None:
-        text = self.query_one("#integrand", Input).value
-        lower = self.query_one("#lower", Input).value.strip() or None
-        upper = self.query_one("#upper", Input).value.strip() or None
-        if not text.strip():
-            self.current = None
-            self.query_one(ParsePreview).show_hint(HINT)
+        inputs = self._inputs()
+        if not inputs[0].strip():
+            self._show_parse(inputs, None, "")
             return
-        self._parse(text, lower, upper)
+        self._parse(inputs)
 
     @work(thread=True, exclusive=True, group="parse")
-    def _parse(self, text: str, lower: str | None, upper: str | None) -> None:
+    def _parse(self, inputs: tuple[str, str | None, str | None]) -> None:
+        text, lower, upper = inputs
         frame = split_integral(text)
         frame.lower = lower or frame.lower
         frame.upper = upper or frame.upper
@@ -103,24 +109,34 @@ class SolveScreen(Screen):
             pretty, frame.integrand = pretty_integral(frame.integrand, frame.lower, frame.upper)
         except Exception as e:  # ParseError, or anything the parser refuses: show it inline
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._show_parse, None, str(e) or type(e).__name__)
+                self.app.call_from_thread(self._show_parse, inputs, None, str(e) or type(e).__name__)
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_parse, frame, pretty)
+            self.app.call_from_thread(self._show_parse, inputs, frame, pretty)
 
-    def _show_parse(self, frame: IntegralText | None, text: str) -> None:
-        self.current = frame
+    def _show_parse(self, inputs: tuple[str, str | None, str | None], frame: IntegralText | None, text: str) -> None:
+        if inputs != self._inputs():
+            return  # a parse of text the user has since changed
+        self.current, self._parsed_inputs = frame, inputs
         preview = self.query_one(ParsePreview)
-        if frame is None:
+        if not inputs[0].strip():
+            preview.show_hint(HINT)
+        elif frame is None:
             preview.show_error(text)
-            return
-        preview.show_ok(text)
-        self.post_message(self.IntegralChanged(frame.integrand))
+        else:
+            preview.show_ok(text)
+            self.post_message(self.IntegralChanged(frame.integrand))
+        if self._solve_when_parsed:
+            self._solve_when_parsed = False
+            self.solve()
 
     # ---- solving ---------------------------------------------------------------------------
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
+        if self._parsed_inputs != self._inputs():
+            self._solve_when_parsed = True  # Enter right after typing: solve what was typed, once parsed
+            return
         self.solve()
 
     def solve(self) -> None:
