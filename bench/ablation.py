@@ -10,7 +10,7 @@ Arms, all with the same model, seed, training problems, step budget and hyper-pa
                   a 0.5B model writes few valid variants, the symbolic generator always reaches
                   leaves the model can solve, so more of the step budget carries a reward signal
 
-Every training and evaluation runs as its own `python -m engine.cli …` process, so arms are
+Every training and evaluation runs as its own `python -m engine.commands …` process, so arms are
 isolated. Each arm keeps a state file in the work folder; rerunning the script skips finished
 arms and resumes an unfinished training run from its last checkpoint.
 
@@ -36,8 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, write_result  # noqa: E402
 
-from engine.events import read_events  # noqa: E402
-from engine.runs import atomic_write, atomic_write_json  # noqa: E402
+from engine.runs.events import read_events  # noqa: E402
+from engine.runs.rundir import atomic_write, atomic_write_json  # noqa: E402
 
 DATA = ROOT / "engine" / "data"
 ARMS = ("base", "rl_no_variants", "ladder", "ladder_ttrl", "ladder_symbolic")
@@ -49,7 +49,7 @@ def log(msg: str) -> None:
 
 
 def ladder_cmd(*args: str) -> list[str]:
-    return [PYTHON, "-m", "engine.cli", *args]
+    return [PYTHON, "-m", "engine.commands", *args]
 
 
 def spread_subset(source: Path, limit: int, path: Path) -> Path:
@@ -62,7 +62,7 @@ def spread_subset(source: Path, limit: int, path: Path) -> Path:
 
 def tree_overlap(run_dir: Path, subset: Path) -> int:
     """How many evaluated problems appear in the run's variant tree (must be 0)."""
-    from engine.expr import parse
+    from engine.verify.parse import parse
 
     def canon(text: str) -> str:
         try:
@@ -274,7 +274,7 @@ def main() -> int:
                    help="trained arms: a separate `ladder eval` (greedy + K samples) or the trainer's last greedy eval")
     # transformers applies the trained peft adapter to the dequantised weights exactly; llama.cpp
     # applies the same adapter correctly but on Q4 weights, whose rounding noise is larger than a
-    # young adapter's effect (engine/lora_gguf.py), so every arm, base included, is scored with hf.
+    # young adapter's effect (engine/inference/lora_gguf.py), so every arm, base included, is scored with hf.
     p.add_argument("--eval-backend", choices=["hf", "llamacpp"], default="hf")
     p.add_argument("--group-size", type=int, default=4)
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")

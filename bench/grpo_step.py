@@ -1,4 +1,4 @@
-"""Seconds per GRPO step: our trainer (engine/rl/grpo.py) against TRL's GRPOTrainer, same run.
+"""Seconds per GRPO step: our trainer (engine/train/grpo.py) against TRL's GRPOTrainer, same run.
 
 One step = 1 prompt x G = 8 completions, <= 128 new tokens, LoRA r = 16 on q/k/v/o/gate/up/down,
 the verifier reward, one optimizer step. Each trainer runs in its own child process (so its peak
@@ -32,7 +32,7 @@ GROUP, MAX_TOKENS, SEED = 8, 128, 0
 
 
 def _config(model: str):
-    from engine.config import Config
+    from engine.runs.config import Config
 
     cfg = Config()
     cfg.model, cfg.device = model, "cpu"
@@ -46,8 +46,8 @@ def _peak_rss_gb() -> float:
 
 
 def worker_ours(model: str, steps: int) -> dict:
-    from engine.models import hf_model_dir
-    from engine.rl.grpo import GRPOTrainer
+    from engine.inference.models import hf_model_dir
+    from engine.train.grpo import GRPOTrainer
 
     cfg = _config(model)
     model_dir = hf_model_dir(model)
@@ -69,15 +69,15 @@ def worker_ours(model: str, steps: int) -> dict:
 
 def _llamacpp_rollout(trainer, model: str, model_dir: Path, prompt: dict) -> dict | None:
     """Time one llama.cpp rollout of the group with the trainer's adapter (convert, load, generate)."""
-    from engine.backends.base import GenerationParams
-    from engine.models import resolve
+    from engine.inference.base import GenerationParams
+    from engine.inference.models import resolve
 
     resolved = resolve(model)
     if resolved.format != "gguf":
         return None
-    from engine.backends.llamacpp import LlamaCppBackend
-    from engine.lora_gguf import convert_lora
-    from engine.prompts import solve_chat
+    from engine.inference.llamacpp import LlamaCppBackend
+    from engine.inference.lora_gguf import convert_lora
+    from engine.inference.prompts import solve_chat
 
     backend = LlamaCppBackend(resolved.path, model_name=model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,10 +104,10 @@ def worker_trl(model: str, steps: int) -> dict:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from engine.models import hf_model_dir
-    from engine.prompts import solve_chat
-    from engine.rewards_trl import VerifierReward
-    from engine.rl.trl_backend import lora_config
+    from engine.inference.models import hf_model_dir
+    from engine.inference.prompts import solve_chat
+    from engine.train.rewards_trl import VerifierReward
+    from engine.train.trl_backend import lora_config
 
     cfg = _config(model)
     g, s = cfg.grpo, cfg.sample

@@ -18,16 +18,16 @@ import time
 
 from common import ROOT, machine_info, write_result
 
-from engine.backends.base import GenerationParams
-from engine.models import load_backend
-from engine.prompts import solve_chat
+from engine.inference.base import GenerationParams
+from engine.inference.models import load_backend
+from engine.inference.prompts import solve_chat
 
 SEED = 0
 
 
 def solve_wall(model: str) -> dict:
     """Wall time of the CLI, interpreter start and model load included (second of two runs)."""
-    cmd = [sys.executable, "-c", "import sys; from engine.cli import main; main(sys.argv[1:])",
+    cmd = [sys.executable, "-c", "import sys; from engine.commands import main; main(sys.argv[1:])",
            "solve", "x**2", "--model", model, "-k", "1", "--temperature", "0", "--json"]
     subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # warm-up
     start = time.perf_counter()

@@ -5,7 +5,7 @@ Each table entry below is a standard integral-table formula with parameters (a, 
 instance becomes one `reference` answer, its equivalent rewritings (sympy identities: expand,
 together, log/exp rewrites, a "+ C", `^` and `ln` spellings, log-of-abs forms) and its mutations
 (x1.001, x1.01, sign flip, changed inner constant, dropped term, + x/1000 drift, + sin(100x)/100
-perturbation). Labels are checked independently of engine.verify: sympy differentiates each
+perturbation). Labels are checked independently of engine.verify.verifier: sympy differentiates each
 answer and evaluates F' - f with 30 digits at 12 real points (principal branches); a correct
 answer must agree to 1e-20 wherever f and F are real, a wrong one must differ by more than 1e-6
 somewhere. Entries failing their check are dropped and counted, never written.

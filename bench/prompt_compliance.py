@@ -12,11 +12,11 @@ import time
 
 from common import machine_info, write_result
 
-from engine import prompts
-from engine.answer import extract
-from engine.backends.base import GenerationParams
-from engine.models import load_backend
-from engine.verify import verify_many
+from engine.inference import prompts
+from engine.verify.answer import extract
+from engine.inference.base import GenerationParams
+from engine.inference.models import load_backend
+from engine.verify.verifier import verify_many
 
 TRIVIAL = [
     "x", "x**2", "x**3", "3*x**2", "1", "2*x + 1", "cos(x)", "sin(x)", "exp(x)", "1/x",

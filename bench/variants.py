@@ -31,9 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, write_result  # noqa: E402
 
-from engine.config import Config, VariantConfig  # noqa: E402
-from engine.events import Control  # noqa: E402
-from engine.variants import Tree, build_tree_stats, references  # noqa: E402
+from engine.runs.config import Config, VariantConfig  # noqa: E402
+from engine.runs.events import Control  # noqa: E402
+from engine.variants.tree import Tree, build_tree_stats, references  # noqa: E402
 
 ROOT_PROBLEM = "x**2*exp(x)*sin(x)"
 RESULT_FILE = RESULTS / "variants.json"
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"symbolic: {anchor}", flush=True)
     save()
 
-    from engine.models import load_backend
+    from engine.inference.models import load_backend
 
     def llm_only(model: str) -> None:
         backend = load_backend(model)

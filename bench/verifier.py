@@ -26,8 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_result  # noqa: E402
-from engine.config import VerifyConfig  # noqa: E402
-from engine.verify import VerifierPool, check, pool, verify_many  # noqa: E402
+from engine.runs.config import VerifyConfig  # noqa: E402
+from engine.verify.pool import WorkerPool, pool  # noqa: E402
+from engine.verify.verifier import check, verify_many  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "verifier_set.jsonl"
 
@@ -83,14 +84,14 @@ def main() -> int:
 
     # 2 + 3: latency on one core, anchor on the same sample, same run
     sample = rng.sample(rows, min(args.sample, len(rows)))
-    single = VerifierPool(workers=1)
+    single = WorkerPool(workers=1)
     cfg = VerifyConfig()
     try:
-        single.run([(r["integrand"], r["candidate"], None, None, cfg) for r in sample[:20]], cfg.timeout_s)  # warm
+        single.run(check, [(r["integrand"], r["candidate"], None, None, cfg) for r in sample[:20]], cfg.timeout_s)  # warm
         ours_ms = []
         for r in sample:
             t = time.perf_counter()
-            single.run([(r["integrand"], r["candidate"], None, None, cfg)], cfg.timeout_s)
+            single.run(check, [(r["integrand"], r["candidate"], None, None, cfg)], cfg.timeout_s)
             ours_ms.append((time.perf_counter() - t) * 1000)
     finally:
         single.close()

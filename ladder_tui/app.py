@@ -6,7 +6,6 @@ children whose events the screens render; `ladder watch RUN_DIR` replays and fol
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import re
@@ -17,13 +16,16 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from engine.errors import LadderError
 from ladder_tui.engine_client import default_engine_cmd, engine_argv
 from ladder_tui.screens.dashboard import DashboardScreen
 from ladder_tui.screens.export import ExportScreen
 from ladder_tui.screens.runs import RunsScreen
 from ladder_tui.screens.solve import SolveScreen
-from ladder_tui.screens.train_form import TrainFormScreen, TrainSettings, default_settings
+from ladder_tui.screens.train_form import (
+    TrainFormScreen,
+    TrainSettings,
+    default_settings,
+)
 
 
 class LadderApp(App[None]):
@@ -82,8 +84,8 @@ class LadderApp(App[None]):
 
     def new_session_dir(self, kind: str, subject: str) -> Path:
         """A run directory recording a solve session (config.json now, events as they come)."""
-        from engine.config import Config
-        from engine.runs import RunDir
+        from engine.runs.config import Config
+        from engine.runs.rundir import RunDir
 
         cfg = Config(model=self.model) if self.model else Config()
         return RunDir.create(self.new_run_dir(kind, subject), cfg).path
@@ -143,18 +145,3 @@ class LadderApp(App[None]):
 
     def export_run(self, run_dir: Path) -> None:
         self.push_screen(ExportScreen(run_dir))
-
-
-def cli_app(args: argparse.Namespace) -> int:
-    """`ladder [--model NAME] [--runs DIR]`: open the app."""
-    LadderApp(model=args.model, runs_dir=args.runs).run()
-    return 0
-
-
-def cli_watch(args: argparse.Namespace) -> int:
-    """`ladder watch RUN_DIR`: replay a run's dashboard, then follow it if it is still running."""
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "events.jsonl").is_file():
-        raise LadderError(f"{run_dir} has no events.jsonl: is it a run directory?")
-    LadderApp(model=getattr(args, "model", None), runs_dir=run_dir.parent, watch=run_dir).run()
-    return 0

@@ -1,6 +1,6 @@
 """The UI's only links to the engine: a child process speaking JSON lines, or a run's events.jsonl.
 
-`EngineProcess` starts `python -m engine.cli engine SUBCOMMAND …` with asyncio (never a thread or a
+`EngineProcess` starts `python -m engine.commands engine SUBCOMMAND …` with asyncio (never a thread or a
 fork inside the Textual process), hands every event line to a callback, and sends stop/pause/resume
 commands on stdin. If the child dies (non-zero exit) without saying `run_finished`, the callback
 gets a synthetic `error` event carrying the tail of its stderr, so the UI can show what happened
@@ -33,7 +33,7 @@ FOLLOW_POLL_S = 0.25
 
 def default_engine_cmd() -> list[str]:
     """`ladder engine` through this interpreter, so it works from a venv without PATH set up."""
-    return [sys.executable, "-m", "engine.cli", "engine"]
+    return [sys.executable, "-m", "engine.commands", "engine"]
 
 
 def engine_argv(subcommand: str, *args: str, engine_cmd: list[str] | None = None) -> list[str]:

@@ -2,7 +2,7 @@
 string and optional bounds, and a pretty preview of it.
 
 Only the integral's frame (∫, \\int, bounds, dx) is handled here; the integrand itself is parsed by
-`engine.expr.parse`, the project's one safe parser (imported on first use: it pulls in sympy).
+`engine.verify.parse.parse`, the project's one safe parser (imported on first use: it pulls in sympy).
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def _balanced(text: str) -> bool:
 
 def pretty_integral(integrand: str, lower: str | None = None, upper: str | None = None) -> tuple[str, str]:
     """Sympy's unicode pretty form of the integral, and the integrand in plain sympy syntax
-    (what the engine is given); raises engine.expr.ParseError on bad input."""
+    (what the engine is given); raises engine.verify.parse.ParseError on bad input."""
     import sympy
 
-    from engine.expr import ParseError, parse
+    from engine.verify.parse import ParseError, parse
 
     expr = parse(integrand)
     x = sympy.Symbol("x")

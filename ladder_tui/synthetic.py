@@ -74,8 +74,8 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
 
 def write_synthetic_run(run_dir: Path, **kwargs: Any) -> Path:
     """A run directory holding a synthetic events.jsonl (and the config.json a run has)."""
-    from engine.config import Config
-    from engine.runs import RunDir, atomic_write
+    from engine.runs.config import Config
+    from engine.runs.rundir import RunDir, atomic_write
 
     run = RunDir.create(run_dir, Config(model="tiny"))
     events = synthetic_events(**kwargs)

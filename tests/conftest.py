@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     """The tiny model's Hugging Face directory."""
-    from engine.tiny import tiny_model_dir
+    from engine.inference.tiny import tiny_model_dir
 
     return tiny_model_dir()
 

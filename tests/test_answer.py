@@ -1,9 +1,9 @@
-"""engine.answer.extract: the last tagged answer, and \\boxed{} only when asked for."""
+"""engine.verify.answer.extract: the last tagged answer, and \\boxed{} only when asked for."""
 
 from __future__ import annotations
 
-from engine.answer import extract
-from engine.config import VerifyConfig
+from engine.verify.answer import extract
+from engine.runs.config import VerifyConfig
 
 
 def test_last_tagged_answer_wins():

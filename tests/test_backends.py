@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine.backends.base import GenerationParams
-from engine.prompts import solve_chat
+from engine.inference.base import GenerationParams
+from engine.inference.prompts import solve_chat
 
 
 @pytest.fixture(scope="module")
 def tiny_backend(tiny_dir):
-    from engine.backends.hf import HFBackend
+    from engine.inference.hf import HFBackend
 
     return HFBackend(tiny_dir, model_name="tiny", device="cpu")
 
@@ -40,7 +40,7 @@ def test_hf_seed_reproducible_and_greedy_identical(tiny_backend):
 
 
 def test_cut_at_stop_keeps_the_tag():
-    from engine.backends.hf import cut_at_stop
+    from engine.inference.hf import cut_at_stop
 
     assert cut_at_stop("<answer>x</answer> more", ("</answer>",)) == ("<answer>x</answer>", True)
     assert cut_at_stop("no tag", ("</answer>",)) == ("no tag", False)
@@ -50,15 +50,15 @@ def test_hf_loads_a_peft_adapter_from_a_run_dir(tiny_dir, tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from engine.backends.hf import HFBackend, find_adapter, load_hf_model
+    from engine.inference.hf import HFBackend, find_adapter, load_hf_model
 
     model, _ = load_hf_model(tiny_dir, "cpu")
     peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
     for name, p in peft.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(p, std=1.0)
-    from engine.config import Config
-    from engine.runs import RunDir
+    from engine.runs.config import Config
+    from engine.runs.rundir import RunDir
 
     run = RunDir.create(tmp_path / "run", Config())
     with run.new_checkpoint(3) as folder:
@@ -73,7 +73,7 @@ def test_hf_loads_a_peft_adapter_from_a_run_dir(tiny_dir, tmp_path):
 
 @pytest.mark.slow
 def test_llamacpp_smollm2_samples_stream_and_stop():
-    from engine.models import load_backend
+    from engine.inference.models import load_backend
 
     backend = load_backend("smollm2-135m")
     streamed: dict[tuple[int, int], str] = {}
@@ -101,10 +101,10 @@ def test_gguf_lora_zero_b_is_identity_and_nonzero_changes_logits(tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from engine.backends.hf import load_hf_model
-    from engine.backends.llamacpp import LlamaCppBackend
-    from engine.lora_gguf import convert_lora
-    from engine.models import hf_model_dir, resolve
+    from engine.inference.hf import load_hf_model
+    from engine.inference.llamacpp import LlamaCppBackend
+    from engine.inference.lora_gguf import convert_lora
+    from engine.inference.models import hf_model_dir, resolve
 
     base_dir = hf_model_dir("smollm2-135m")
     model, _ = load_hf_model(base_dir, "cpu")
@@ -167,10 +167,10 @@ def test_gguf_lora_shifts_logits_like_peft(tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from engine.backends.hf import load_hf_model
-    from engine.backends.llamacpp import LlamaCppBackend
-    from engine.lora_gguf import convert_lora
-    from engine.models import hf_model_dir, resolve
+    from engine.inference.hf import load_hf_model
+    from engine.inference.llamacpp import LlamaCppBackend
+    from engine.inference.lora_gguf import convert_lora
+    from engine.inference.models import hf_model_dir, resolve
 
     base_dir = hf_model_dir("smollm2-135m")
     f32 = _f32_copy_of_gguf(resolve("smollm2-135m").path, tmp_path / "smollm2-f32.gguf")

@@ -34,7 +34,7 @@ def test_counts_and_fields():
 
 
 def test_every_answer_verifies():
-    from engine.verify import verify_many
+    from engine.verify.verifier import verify_many
 
     problems = rows("undergrad_train.jsonl") + rows("undergrad_test.jsonl")
     verdicts = verify_many([(r["integrand"], r["answer"]) for r in problems])
@@ -44,7 +44,7 @@ def test_every_answer_verifies():
 
 def test_answers_are_not_accepted_for_the_wrong_problem():
     """The verifier check above means something: a neighbour's answer is rejected."""
-    from engine.verify import verify_many
+    from engine.verify.verifier import verify_many
 
     test = rows("undergrad_test.jsonl")
     pairs = [(a["integrand"], b["answer"]) for a, b in zip(test, test[1:])]
@@ -52,7 +52,7 @@ def test_answers_are_not_accepted_for_the_wrong_problem():
 
 
 def canonical(text: str) -> sp.Expr:
-    from engine.expr import parse
+    from engine.verify.parse import parse
 
     return sp.simplify(sp.expand(parse(text).doit()))
 
@@ -63,7 +63,7 @@ def test_train_and_test_are_disjoint_up_to_canonical_form():
     assert not train & test
     assert len(test) == len(rows("undergrad_test.jsonl"))  # no duplicates inside the test set
     # the solve prompt's worked examples are in neither set
-    from engine.prompts import SOLVE_EXAMPLES
+    from engine.inference.prompts import SOLVE_EXAMPLES
 
     everything = test | train
     assert not {canonical(q) for q, _ in SOLVE_EXAMPLES} & everything

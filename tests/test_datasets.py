@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import run as cli_run
-from engine.config import Config
+from engine.commands import run as cli_run
+from engine.runs.config import Config
 from engine.errors import LadderError
-from engine.runs import RunDir
+from engine.runs.rundir import RunDir
 
 NODES = [
     {"id": "r0", "parent": None, "depth": 0, "kind": "root", "source": "user", "integrand": "x*exp(x)"},
@@ -72,7 +72,7 @@ def test_problem_file_exports_indefinite_problems(tmp_path: Path) -> None:
 
 def test_exported_rows_feed_our_reward_functions(run_dir: Path) -> None:
     """The column names are the ones TRL passes to `integration_reward` and veRL to `compute_score`."""
-    from engine.rewards_trl import compute_score, integration_reward
+    from engine.train.rewards_trl import compute_score, integration_reward
 
     cli_run(["export-dataset", str(run_dir)])
     row = load(run_dir / "dataset.jsonl", "jsonl")[1]  # exp(x)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import Config
-from engine.device import pick_device, pick_dtype
+from engine.runs.config import Config
+from engine.inference.device import pick_device, pick_dtype
 from engine.errors import LadderError
-from engine.runs import RunDir
+from engine.runs.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_cpu_only_machine_gets_fp32_and_a_clear_error_for_cuda(monkeypatch: pyte
 
 
 def test_training_model_is_placed_on_the_picked_device_in_the_picked_dtype(tiny_dir: Path) -> None:
-    from engine.backends.hf import load_hf_model
+    from engine.inference.hf import load_hf_model
 
     device = pick_device("auto")
     model, tokenizer = load_hf_model(tiny_dir, device)
@@ -52,8 +52,8 @@ def test_bf16_lora_model_trains_like_on_a_gpu(tiny_dir: Path) -> None:
     """The CUDA run loads the model in bf16 and trains a LoRA adapter on it; bf16 also runs on CPU."""
     from peft import get_peft_model
 
-    from engine.backends.hf import load_hf_model
-    from engine.rl.trl_backend import lora_config
+    from engine.inference.hf import load_hf_model
+    from engine.train.trl_backend import lora_config
 
     model, tokenizer = load_hf_model(tiny_dir, "cpu", torch.bfloat16)
     model = get_peft_model(model, lora_config(Config()))
@@ -70,7 +70,7 @@ def test_bf16_lora_model_trains_like_on_a_gpu(tiny_dir: Path) -> None:
 
 
 def test_trl_backend_maps_a_cuda_device_to_bf16_gpu_training(tmp_path: Path) -> None:
-    from engine.rl.trl_backend import grpo_kwargs
+    from engine.train.trl_backend import grpo_kwargs
 
     run = RunDir(tmp_path / "run")
     cuda = grpo_kwargs(Config(), run, 10, "cuda", num_processes=8)
@@ -92,8 +92,8 @@ def test_example_accelerate_configs_parse(name: str) -> None:
 
 
 def test_hand_written_trainer_uses_the_picked_device_and_dtype(tiny_dir: Path) -> None:
-    """engine/rl/grpo.py takes its device from pick_device: base in pick_dtype, LoRA in fp32."""
-    from engine.rl.grpo import GRPOTrainer
+    """engine/train/grpo.py takes its device from pick_device: base in pick_dtype, LoRA in fp32."""
+    from engine.train.grpo import GRPOTrainer
 
     cfg = Config(model="tiny", device="auto")
     trainer = GRPOTrainer(tiny_dir, cfg)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.base import GenerationParams, Sample
-from engine.evaluate import evaluate, pass_at_k
+from engine.inference.base import GenerationParams, Sample
+from engine.evaluation.evaluate import evaluate, pass_at_k
 from engine.problems import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_definite_problems_are_checked_by_value():
 def test_ladder_eval_tiny_json(problems_file, tmp_path):
     out = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "eval", "--model", "tiny", "--problems", str(problems_file),
+        [sys.executable, "-m", "engine.commands", "eval", "--model", "tiny", "--problems", str(problems_file),
          "--samples", "2", "--max-tokens", "12", "--json", "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
@@ -114,7 +114,7 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
 
 def test_ladder_eval_bad_problems_file_is_one_line_error(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "eval", "--model", "tiny", "--problems", str(tmp_path / "nope.jsonl")],
+        [sys.executable, "-m", "engine.commands", "eval", "--model", "tiny", "--problems", str(tmp_path / "nope.jsonl")],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
     assert proc.returncode == 2

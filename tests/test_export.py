@@ -1,4 +1,4 @@
-"""engine/export.py: run folders → Markdown, JSON, LaTeX (and `ladder export`)."""
+"""engine/evaluation/export.py: run folders → Markdown, JSON, LaTeX (and `ladder export`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import LadderError
-from engine.export import export_run, load_report, tex_escape, tex_math, text_chart, to_latex, to_markdown
+from engine.evaluation.export import export_run, load_report, tex_escape, tex_math, text_chart, to_latex, to_markdown
 from ladder_tui.synthetic import synthetic_events, write_synthetic_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +110,10 @@ def test_export_run_writes_each_format_atomically(tmp_path: Path) -> None:
 
 def test_cli_export(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path / "syn", n_events=200, steps=4)
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "export", str(run), "--format", "json", "--out",
+    out = subprocess.run([sys.executable, "-m", "engine.commands", "export", str(run), "--format", "json", "--out",
                           str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(tmp_path / "o" / "syn.json")
-    bad = subprocess.run([sys.executable, "-m", "engine.cli", "export", str(tmp_path / "nope")],
+    bad = subprocess.run([sys.executable, "-m", "engine.commands", "export", str(tmp_path / "nope")],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and bad.stderr.startswith("ladder: error:") and "Traceback" not in bad.stderr

@@ -1,4 +1,4 @@
-"""engine.expr: every accepted spelling parses to the right expression; everything else is refused."""
+"""engine.verify.parse: every accepted spelling parses to the right expression; everything else is refused."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 import sympy as sp
 
-from engine.expr import ParseError, depends_on_x, parse, parse_integrand, parse_tree
+from engine.verify.parse import ParseError, depends_on_x, parse, parse_integrand, parse_tree
 
 x = sp.Symbol("x")
 

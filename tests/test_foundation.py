@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Config
-from engine.device import pick_device, pick_dtype
+from engine.runs.config import Config
+from engine.inference.device import pick_device, pick_dtype
 from engine.errors import LadderError
-from engine.events import Control, EventSink, read_events
-from engine.runs import RunDir, atomic_write
+from engine.runs.events import Control, EventSink, read_events
+from engine.runs.rundir import RunDir, atomic_write
 
 
 def test_config_roundtrip_and_toml_override(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_atomic_write_survives_sigkill(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        import engine.runs as r
+        import engine.runs.rundir as r
         real = os.replace
         def die(*a): os.kill(os.getpid(), signal.SIGKILL)
         r.os.replace = die
@@ -113,7 +113,7 @@ def test_tiny_model_builds_and_has_chat_template(tiny_dir: Path) -> None:
 
 def test_cli_unknown_engine_subcommand_is_one_line_error() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "engine"], capture_output=True, text=True,
+        [sys.executable, "-m", "engine.commands", "engine"], capture_output=True, text=True,
         cwd=Path(__file__).parents[1], env={**os.environ},
     )
     assert proc.returncode == 2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from engine.config import Config
-from engine.reward import RewardResult
-from engine.rl.grpo import GRPOTrainer
+from engine.runs.config import Config
+from engine.train.reward import RewardResult
+from engine.train.grpo import GRPOTrainer
 
 PROMPT = {"id": "p", "integrand": "x**2"}
 
@@ -60,7 +60,7 @@ def test_shared_prompt_logprobs_equal_full_sequence(tiny_dir):
     trainer = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
     ids = trainer._prompt_ids(PROMPT)
     completions = trainer.generate(ids, 3, 1.0, 5)
-    from engine.rl.grpo import _Group
+    from engine.train.grpo import _Group
 
     grp = _Group(PROMPT, ids, completions, torch.ones_like(completions, dtype=torch.float), [])
     with torch.no_grad():
@@ -75,7 +75,7 @@ def test_rewarded_completions_become_more_likely(tiny_dir):
     """Real learning on a fixed prompt: one-token completions earn 1 when their text starts with
     a letter a-m. At every step the rewarded completions' log-probabilities rise and the others'
     fall, and the first step's rewarded completions are still more likely three steps later."""
-    from engine.rl.grpo import _Group
+    from engine.train.grpo import _Group
 
     good = set("abcdefghijklm")
     cfg = small_config(lr=1e-2, kl_coef=0.0)

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli import run as cli_run
-from engine.events import read_events
+from engine.commands import run as cli_run
+from engine.runs.events import read_events
 
 CONFIG = """
 [variants]
@@ -61,7 +61,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, problems_file, tiny_dir):
     from transformers import AutoModelForCausalLM
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "engine.cli", "train", "--model", "tiny", "--problems", str(problems_file),
+    cmd = [sys.executable, "-m", "engine.commands", "train", "--model", "tiny", "--problems", str(problems_file),
            "--steps", "100", "--out", str(out), "--config", str(config_file(tmp_path)), "--device", "cpu"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import models
+from engine.inference import models
 from engine.errors import LadderError
 
 
@@ -87,7 +87,7 @@ def test_tiny_resolves_to_hf_folder(tiny_dir: Path):
 
 
 def test_models_cli_list_and_path(capsys):
-    from engine.cli import run
+    from engine.commands import run
 
     assert run(["models", "list"]) == 0
     assert "smollm2-135m" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine.cli import run
+from engine.commands import run
 from engine.errors import LadderError
 
 SAMPLE_KEYS = {"completion", "answer", "ok", "reason", "seconds", "tokens"}
@@ -40,8 +40,8 @@ def test_solve_engine_mode_emits_token_and_sample_events(capsys):
 
 
 def test_solve_verifies_answers_through_the_verifier():
-    from engine.backends.base import Sample
-    from engine.solve import solve
+    from engine.inference.base import Sample
+    from engine.evaluation.solve import solve
 
     class Canned:
         name = "canned"
@@ -62,7 +62,7 @@ def test_bad_input_is_a_one_line_error(argv):
 
 
 def test_bad_integrand_exit_code_and_no_traceback():
-    code = "import sys; from engine.cli import main; main(sys.argv[1:])"
+    code = "import sys; from engine.commands import main; main(sys.argv[1:])"
     proc = subprocess.run([sys.executable, "-c", code, "solve", "x**("], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("ladder: error:") and "Traceback" not in proc.stderr

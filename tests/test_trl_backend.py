@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Config
+from engine.runs.config import Config
 from engine.errors import LadderError
-from engine.events import Control, read_events
-from engine.runs import RunDir
+from engine.runs.events import Control, read_events
+from engine.runs.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = [{"id": "p1", "integrand": "x"}, {"id": "p2", "integrand": "cos(x)"}, {"id": "p3", "integrand": "exp(2*x)"}]
@@ -33,11 +33,11 @@ def write_toml(path: Path) -> Path:
 
 
 def engine_cmd(*argv: str) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", *argv]
+    return [sys.executable, "-m", "engine.commands", *argv]
 
 
 def check_rewards_come_from_our_verifier(events: list[dict], cfg: Config) -> None:
-    from engine.reward import score
+    from engine.train.reward import score
 
     rollouts = [e for e in events if e["type"] == "rollout"]
     assert rollouts
@@ -51,7 +51,7 @@ def check_rewards_come_from_our_verifier(events: list[dict], cfg: Config) -> Non
 def test_recipe_maps_onto_grpo_config(tmp_path: Path) -> None:
     from trl import GRPOConfig
 
-    from engine.rl.trl_backend import grpo_kwargs, lora_config
+    from engine.train.trl_backend import grpo_kwargs, lora_config
 
     cfg = Config()
     kwargs = grpo_kwargs(cfg, RunDir(tmp_path), 7, "cpu", num_processes=1)
@@ -71,7 +71,7 @@ def test_recipe_maps_onto_grpo_config(tmp_path: Path) -> None:
 
 
 def test_processes_on_one_node_share_the_verifier_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.rl.trl_backend import _share_cores
+    from engine.train.trl_backend import _share_cores
 
     cfg = Config()
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
@@ -82,9 +82,9 @@ def test_processes_on_one_node_share_the_verifier_cores(monkeypatch: pytest.Monk
 
 
 def test_reward_function_scores_with_our_verifier() -> None:
-    from engine.reward import score
-    from engine.rewards_trl import compute_score, integration_reward
-    from engine.verify import verify
+    from engine.train.reward import score
+    from engine.train.rewards_trl import compute_score, integration_reward
+    from engine.verify.verifier import verify
 
     cfg = Config()
     completions = [
@@ -106,7 +106,7 @@ def test_reward_function_scores_with_our_verifier() -> None:
 
 
 def test_train_writes_run_dir_events_and_checkpoint_and_stops_on_request(tmp_path: Path, tiny_dir: Path) -> None:
-    from engine.rl.trl_backend import train
+    from engine.train.trl_backend import train
 
     cfg = tiny_config()
     run = RunDir.create(tmp_path / "run", cfg)
@@ -125,15 +125,15 @@ def test_train_writes_run_dir_events_and_checkpoint_and_stops_on_request(tmp_pat
     check_rewards_come_from_our_verifier(events, cfg)
     assert {e["variant"] for e in events if e["type"] == "rollout"} <= {"p1", "p2", "p3"}
     # `ladder solve --adapter RUN_DIR` finds and loads the adapter TRL wrote
-    from engine.backends.hf import find_adapter
-    from engine.models import load_backend
+    from engine.inference.hf import find_adapter
+    from engine.inference.models import load_backend
 
     assert find_adapter(run.path) == run.checkpoints / "step-1"
     assert load_backend("tiny", "hf", device="cpu", adapter=str(run.path)) is not None
 
 
 def test_resume_refuses_a_checkpoint_of_the_hf_backend(tmp_path: Path) -> None:
-    from engine.rl.trl_backend import train
+    from engine.train.trl_backend import train
 
     cfg = tiny_config()
     run = RunDir.create(tmp_path / "run", cfg)
@@ -172,7 +172,7 @@ def test_ladder_train_backend_trl_in_engine_mode_then_resume(tmp_path: Path, tin
 
 
 def test_use_vllm_without_a_gpu_is_refused_before_loading(tmp_path: Path) -> None:
-    from engine.rl.trl_backend import train
+    from engine.train.trl_backend import train
 
     cfg = tiny_config()
     cfg.trl.use_vllm = True
@@ -199,7 +199,7 @@ def test_two_processes_share_one_run(tmp_path: Path, tiny_dir: Path, problems_fi
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-         "-m", "engine.cli", "train", "--backend", "trl", "--model", "tiny", "--device", "cpu",
+         "-m", "engine.commands", "train", "--backend", "trl", "--model", "tiny", "--device", "cpu",
          "--steps", "2", "--problems", str(problems_file), "--no-variants", "--group-size", "4",
          "--config", str(write_toml(tmp_path / "c.toml")), "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=280, env=env,

@@ -6,12 +6,12 @@ import json
 
 import torch
 
-from engine.cli import run as cli_run
-from engine.config import Config
-from engine.events import EventSink
+from engine.commands import run as cli_run
+from engine.runs.config import Config
+from engine.runs.events import EventSink
 from engine.problems import Problem
-from engine.rl.grpo import GRPOTrainer
-from engine.ttrl import ttrl_problem
+from engine.train.grpo import GRPOTrainer
+from engine.train.ttrl import ttrl_problem
 
 
 def small_config() -> Config:

@@ -15,7 +15,7 @@ import pytest
 import sympy
 from textual.widgets import DataTable, Input, Select
 
-from engine.expr import parse
+from engine.verify.parse import parse
 from ladder_tui.app import LadderApp
 from ladder_tui.engine_client import follow_events
 from ladder_tui.screens.dashboard import DashboardScreen
@@ -31,8 +31,8 @@ from ladder_tui.widgets.variant_tree import VariantTree
 
 pytestmark = pytest.mark.anyio
 
-HAS_SOLVE = importlib.util.find_spec("engine.solve") is not None
-HAS_TTRL = importlib.util.find_spec("engine.ttrl") is not None
+HAS_SOLVE = importlib.util.find_spec("engine.evaluation.solve") is not None
+HAS_TTRL = importlib.util.find_spec("engine.train.ttrl") is not None
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ async def test_enter_right_after_typing_solves_what_was_typed(tmp_path: Path, mo
 
 # ---- solve with the real tiny engine ------------------------------------------------------------
 
-@pytest.mark.skipif(not HAS_SOLVE, reason="engine.solve not written yet")
+@pytest.mark.skipif(not HAS_SOLVE, reason="engine.evaluation.solve not written yet")
 @pytest.mark.timeout(600)  # loads the tiny model in a child; slow only on a busy machine
 async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")
@@ -244,7 +244,7 @@ async def test_solve_with_tiny_model_shows_answers_and_verdicts(tmp_path: Path) 
 
 # ---- training with the real tiny engine -----------------------------------------------------------
 
-@pytest.mark.skipif(not HAS_TTRL, reason="engine.ttrl not written yet")
+@pytest.mark.skipif(not HAS_TTRL, reason="engine.train.ttrl not written yet")
 @pytest.mark.timeout(900)  # one real GRPO step of the tiny model; minutes on a busy 2-core machine
 async def test_tiny_ttrl_updates_dashboard_and_stops(tmp_path: Path) -> None:
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs")

@@ -1,4 +1,4 @@
-"""engine.verify: correct answers in any form pass, wrong ones fail, and nothing hangs or runs.
+"""engine.verify.verifier: correct answers in any form pass, wrong ones fail, and nothing hangs or runs.
 
 Decision logic is tested in-process with `check` (fast, no pool); time limits, adversarial input,
 worker respawn, `verify_many` and the CLI go through the real worker pool.
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import VerifyConfig
-from engine.verify import Verdict, check, pool, verify, verify_many
+from engine.runs.config import VerifyConfig
+from engine.verify.pool import pool
+from engine.verify.verifier import Verdict, check, verify, verify_many
 
 LADDER = str(Path(sys.executable).with_name("ladder"))
 

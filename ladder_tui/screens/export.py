@@ -15,7 +15,7 @@ FORMATS = (("md", "Markdown"), ("json", "JSON"), ("tex", "LaTeX"))
 
 
 class ExportScreen(ModalScreen[list[Path]]):
-    """Writes one run directory with engine.export; dismissed with the written paths."""
+    """Writes one run directory with engine.evaluation.export; dismissed with the written paths."""
 
     CSS_PATH = "export.tcss"
     BINDINGS = [Binding("escape", "close", "Close")]
@@ -54,7 +54,7 @@ class ExportScreen(ModalScreen[list[Path]]):
     @work(thread=True, exclusive=True)
     def _write(self, formats: list[str], out: Path) -> None:
         from engine.errors import LadderError
-        from engine.export import export_run
+        from engine.evaluation.export import export_run
 
         try:
             paths = export_run(self.run_dir, formats, out)

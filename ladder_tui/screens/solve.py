@@ -1,7 +1,7 @@
 """Type an integral, see how it parses, press Enter: the model's answers stream in and get checked.
 
 Sampling and verification run in an engine child (`ladder engine solve …`); this screen only
-parses the input for the preview (engine.expr, in a thread so typing never waits on sympy) and
+parses the input for the preview (engine.verify.parse, in a thread so typing never waits on sympy) and
 renders the child's `token` and `sample` events. The session is recorded as a run directory
 under the runs folder so it can be reopened and exported like any run.
 """

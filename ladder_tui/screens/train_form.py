@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 import engine
-from engine.config import Config
+from engine.runs.config import Config
 
 # The project's own training set: LADDER training works out of the box on it.
 DEFAULT_PROBLEMS = Path(engine.__file__).parent / "data" / "undergrad_train.jsonl"

@@ -1,1 +1,0 @@
-"""Text generation backends behind one interface (see base.py)."""

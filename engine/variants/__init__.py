@@ -1,0 +1,1 @@
+"""Variant trees: easier and equivalent versions of an integral, written by the model and by sympy."""
