@@ -12,6 +12,9 @@ Model answers are untrusted text. They reach sympy only through this module:
    powers, unary minus, and calls to the functions in `FUNCTIONS`. Anything else (`Integral`,
    `integrate`, `Derivative`, `diff`, `Subs`, `Sum`, `limit`, attributes, lambdas, strings,
    subscripts, dunder names, other variables) is refused with a `ParseError` saying why.
+   A constant of integration (`C`, `c`, `K`, `C1`, `constant`, …) is dropped wherever it is an
+   added term, inside parentheses and under a minus sign too (`log(x) - (1/sin(x) + C)`), and
+   `parse_answer` says which one was dropped; in any other role (`C*x`, `sin(C)`) it is refused.
 3. The result is a small immutable tree of tuples (`Node`), which the verifier evaluates
    numerically without sympy, and which `to_sympy` turns into a sympy expression built with
    `evaluate=False` (so `parse` never computes anything large).
@@ -72,6 +75,12 @@ UNEVALUATED = {
 }
 _INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "cot": "acot", "sec": "asec", "csc": "acsc",
             "sinh": "asinh", "cosh": "acosh", "tanh": "atanh", "coth": "acoth", "sech": "asech", "csch": "acsch"}
+
+
+# Names that may stand for the constant of integration, as an added term only.
+CONSTANTS_OF_INTEGRATION = frozenset({
+    "C", "c", "K", "k", "constant", "const", *(f"C{i}" for i in range(10)), *(f"C_{i}" for i in range(10)),
+})
 
 
 class ParseError(LadderError):
@@ -165,6 +174,11 @@ def _strip_wrappers(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Rewrite `text` into the Python-syntax expression that `parse` reads (see the module docstring)."""
+    return _normalize(text)[0]
+
+
+def _normalize(text: str) -> tuple[str, str | None]:
+    """`normalize`, plus the constant of integration it stripped from the ends (or None)."""
     if not isinstance(text, str):
         raise ParseError("expected text")
     if len(text) > MAX_CHARS:
@@ -180,13 +194,23 @@ def normalize(text: str) -> str:
         *lefts, text = text.split("=")
         if not all(_DEFINITION.match(left.strip()) for left in lefts):
             raise ParseError("an equation is not an expression (only `F(x) = …` or `∫ … dx = …` may precede the answer)")
-    text = _CONSTANT_OF_INTEGRATION.sub("", text.strip()).strip()
-    text = _LEADING_CONSTANT.sub("", text)
+    dropped = None
+    text = text.strip()
+    for pattern in (_CONSTANT_OF_INTEGRATION, _LEADING_CONSTANT):
+        m = pattern.search(text)
+        if m:
+            dropped = dropped or _constant_name(m.group())
+            text = (text[:m.start()] + text[m.end():]).strip()
     if not text:
-        raise ParseError("empty expression")
+        raise ParseError("only a constant of integration, no expression in x" if dropped else "empty expression")
     if "∫" in text:
         raise ParseError("an unevaluated integral (∫) is not an answer")
-    return " ".join(_tokens(text.replace("^", "**")))
+    return " ".join(_tokens(text.replace("^", "**"))), dropped
+
+
+def _constant_name(matched: str) -> str:
+    """`+ C_1 ` → `C_1`: how the stripped constant of integration was written."""
+    return matched.strip().strip("+").strip() or "C"
 
 
 _CHARACTER_REASONS = {
@@ -408,14 +432,40 @@ def _fn_value(name: str, v: complex) -> complex:
 
 
 class _Builder:
-    """Walk a Python syntax tree over the allow-list, returning a Node."""
+    """Walk a Python syntax tree over the allow-list, returning a Node.
 
-    def build(self, node: ast.AST, depth: int = 0) -> Node:
+    `additive` is True while the path from the root has only passed through sums, differences
+    and signs: there a constant of integration is an added term, so it is dropped (the method
+    returns None for it and records its name in `dropped`)."""
+
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def build(self, node: ast.AST, depth: int = 0, additive: bool = False) -> Node | None:
         if depth > MAX_DEPTH:
             raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH})")
         d = depth + 1
         if isinstance(node, ast.Expression):
-            return self.build(node.body, d)
+            tree = self.build(node.body, d, additive=True)
+            if tree is None:
+                raise ParseError("only a constant of integration, no expression in x")
+            return tree
+        if additive and isinstance(node, ast.Name) and node.id in CONSTANTS_OF_INTEGRATION:
+            self.dropped.append(node.id)
+            return None
+        if additive and isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = self.build(node.operand, d, additive=True)
+            if inner is None or isinstance(node.op, ast.UAdd):
+                return inner
+            return self.checked(("neg", inner))
+        if additive and isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            left = self.build(node.left, d, additive=True)
+            right = self.build(node.right, d, additive=True)
+            if right is None:
+                return left
+            if left is None:
+                return right if isinstance(node.op, ast.Add) else self.checked(("neg", right))
+            return self.checked((_BINOPS[type(node.op)], left, right))
         if isinstance(node, ast.Constant):
             v = node.value
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -461,6 +511,9 @@ class _Builder:
             raise ParseError(f"{name!r} is not allowed: the answer must be an explicit expression in x")
         if name in FUNCTIONS:
             raise ParseError(f"function {name!r} used without an argument")
+        if name in CONSTANTS_OF_INTEGRATION:
+            raise ParseError(f"unknown name {name!r}: a constant of integration may only be added "
+                             f"(`+ {name}`), not multiplied or used inside a function")
         raise ParseError(f"unknown name {name!r}: only the variable x, pi, E and elementary functions are allowed")
 
     def call(self, node: ast.Call, d: int) -> Node:
@@ -487,10 +540,16 @@ class _Builder:
         return node
 
 
-@lru_cache(maxsize=4096)
 def parse_tree(text: str) -> Node:
     """Parse `text` into a Node (see the module docstring); raises ParseError with a reason."""
-    norm = normalize(text)
+    return parse_answer(text)[0]
+
+
+@lru_cache(maxsize=4096)
+def parse_answer(text: str) -> tuple[Node, str | None]:
+    """`parse_tree`, plus the constant of integration that was dropped from the text (as written,
+    e.g. "C" or "K"), or None when there was none."""
+    norm, dropped = _normalize(text)
     depth = 0
     for ch in norm:
         depth += ch == "("
@@ -503,7 +562,9 @@ def parse_tree(text: str) -> Node:
         raise ParseError(f"not a valid expression ({e.msg})") from None
     except (ValueError, MemoryError, RecursionError) as e:
         raise ParseError(f"not a valid expression ({type(e).__name__})") from None
-    return _Builder().build(tree)
+    builder = _Builder()
+    node = builder.build(tree)
+    return node, dropped or (builder.dropped[0] if builder.dropped else None)
 
 
 def depends_on_x(node: Node) -> bool:

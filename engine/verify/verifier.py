@@ -18,7 +18,7 @@ from typing import Any
 from engine.runs.config import VerifyConfig
 from engine.verify.definite import check_definite
 from engine.verify.indefinite import check_indefinite
-from engine.verify.parse import ParseError, parse_tree
+from engine.verify.parse import ParseError, parse_answer, parse_tree
 from engine.verify.pool import Failure, pool
 from engine.verify.verdict import Verdict
 
@@ -36,7 +36,7 @@ def check(integrand: str, candidate: str | None, lower: Any = None, upper: Any =
         if candidate is None or not str(candidate).strip():
             return Verdict(False, "no answer")
         try:
-            F_tree = parse_tree(candidate)
+            F_tree, constant = parse_answer(candidate)
         except ParseError as e:
             return Verdict(False, f"cannot parse the answer: {e}")
         if (lower is None) != (upper is None):
@@ -45,6 +45,8 @@ def check(integrand: str, candidate: str | None, lower: Any = None, upper: Any =
             verdict = check_definite(f_tree, F_tree, lower, upper, cfg)
         else:
             verdict = check_indefinite(f_tree, F_tree, integrand, cfg)
+        if constant:
+            verdict.reason += f" (the constant of integration {constant} was dropped)"
     except (RecursionError, MemoryError, ArithmeticError, ValueError) as e:
         verdict = Verdict(False, f"numeric evaluation failed ({type(e).__name__})")
     verdict.seconds = time.perf_counter() - start
