@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+        run_dir.release()
     _print_summary(args, summary)
     return 0
 
@@ -157,7 +158,8 @@ def _run_trl(args: argparse.Namespace) -> int:
     state = PartialState(cpu=pick_device(args.device) == "cpu")
     with state.main_process_first():
         if args.resume:
-            run_dir, cfg, plan = open_run(resume=args.resume, out=None, cfg=None, plan=None, steps=args.steps)
+            run_dir, cfg, plan = open_run(resume=args.resume, out=None, cfg=None, plan=None, steps=args.steps,
+                                          lock=state.is_main_process)
         else:
             plan = _new_plan(args, backend="trl")
             run_dir, cfg, plan = open_run(resume=None, out=args.out or f"runs/{Path(args.problems).stem}-trl",
@@ -175,6 +177,7 @@ def _run_trl(args: argparse.Namespace) -> int:
                      level="warning")
         summary = train(run_dir, cfg, run_dir.read_tree(), steps=plan.steps, sink=sink, control=control,
                         resume=bool(args.resume))
+    run_dir.release()
     if state.is_main_process:
         _print_summary(args, summary)
     return 0

@@ -95,15 +95,19 @@ def null_sink() -> EventSink:
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the events of an events.jsonl file, skipping a torn last line."""
-    with open(path, encoding="utf-8") as f:
+    """Yield the events of an events.jsonl file, skipping a torn last line and garbled lines (a
+    kill mid-write leaves a fragment, possibly cut inside a character, that the next writer ends
+    with a newline); every whole event before and after the damage is kept."""
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
                 return
             try:
-                yield json.loads(line)
+                event = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(event, dict):
+                yield event
 
 
 class Control:

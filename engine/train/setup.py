@@ -40,11 +40,13 @@ class TrainPlan:
 
 
 def open_run(*, resume: str | None, out: str | Path | None, cfg: Config | None, plan: TrainPlan | None,
-             steps: int | None = None, create: bool = True) -> tuple[RunDir, Config, TrainPlan]:
+             steps: int | None = None, create: bool = True, lock: bool = True) -> tuple[RunDir, Config, TrainPlan]:
     """Reopen `resume` (its config and plan; `steps` changes the total) or create `out` with
-    `cfg` and `plan`. `create=False` opens `out` made by another process (TRL's other ranks)."""
+    `cfg` and `plan`. `create=False` opens `out` made by another process (TRL's other ranks).
+    The run's lock is taken (`lock=False`: TRL's other ranks, whose main process holds it), so a
+    second engine on the same run is refused."""
     if resume:
-        run = RunDir.open(resume)
+        run = RunDir.open(resume, write=lock)
         path = run.path / TRAIN_FILE
         if not path.exists():
             raise LadderError(f"{run.path} was not made by `ladder train` (no {TRAIN_FILE})")
@@ -56,7 +58,7 @@ def open_run(*, resume: str | None, out: str | Path | None, cfg: Config | None, 
     assert cfg is not None and plan is not None and out is not None
     if not create:
         return RunDir.open(out), cfg, plan
-    run = RunDir.create(out, cfg)
+    run = RunDir.create(out, cfg, lock=lock)
     atomic_write_json(run.path / TRAIN_FILE, dataclasses.asdict(plan))
     return run, cfg, plan
 
