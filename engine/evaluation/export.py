@@ -66,6 +66,7 @@ def load_report(run_dir: str | Path) -> Report:
         except (json.JSONDecodeError, AttributeError):
             pass
     first_t = last_t = None
+    started_at = None  # the first run_started: where a session or run began
     for e in read_events(events_path):
         kind = e.get("type")
         t = e.get("t")
@@ -73,6 +74,7 @@ def load_report(run_dir: str | Path) -> Report:
             first_t = t if first_t is None else first_t
             last_t = t
         if kind == "run_started":
+            started_at = t if started_at is None and isinstance(t, (int, float)) else started_at
             report.kind = str(e.get("kind") or report.kind)
             report.model = str(e.get("model") or report.model)
             report.device = str(e.get("device") or report.device)
@@ -106,6 +108,10 @@ def load_report(run_dir: str | Path) -> Report:
     if not report.kind:
         report.kind = "solve" if report.samples else "run"
     if first_t is not None and last_t is not None:
+        if started_at is None and config.is_file():
+            # A session recorded without run_started (the app wrote only the answers, all at the
+            # end): it began when its folder was made, which is when config.json was written.
+            first_t = min(first_t, config.stat().st_mtime)
         report.seconds = round(last_t - first_t, 3)
     return report
 
@@ -172,12 +178,17 @@ def _md_cell(text: Any) -> str:
     return " ".join(str(text if text is not None else "–").split()).replace("|", "\\|").replace("`", "'")
 
 
+def _md_text(text: Any) -> str:
+    """A table cell outside a code span: `<answer>` must not be read as an HTML tag."""
+    return _md_cell(text).replace("<", "\\<").replace(">", "\\>")
+
+
 def to_markdown(r: Report) -> str:
     """The report as Markdown: facts, answers with verdicts, curves as a text chart, tables."""
     out = [f"# ladder {r.kind}: {r.name}", ""]
     facts = [("kind", r.kind), ("model", r.model), ("device", r.device), ("status", r.status),
              ("wall time", f"{r.seconds:.1f} s" if r.seconds is not None else None)]
-    out += ["| | |", "|---|---|"] + [f"| {k} | {_md_cell(v)} |" for k, v in facts if v] + [""]
+    out += ["| | |", "|---|---|"] + [f"| {k} | {_md_text(v)} |" for k, v in facts if v] + [""]
     if r.integrands and r.kind == "solve":
         for integrand in r.integrands:
             samples = [s for s in r.samples if s.get("integrand") in (integrand, None)]
@@ -186,7 +197,7 @@ def to_markdown(r: Report) -> str:
             out += ["| # | answer | verdict | reason | seconds |", "|---|---|---|---|---|"]
             for i, s in enumerate(samples):
                 verdict = "✓ verified" if s.get("ok") else "✗ rejected"
-                out.append(f"| {i + 1} | `{_md_cell(s.get('answer'))}` | {verdict} | {_md_cell(s.get('reason'))} "
+                out.append(f"| {i + 1} | `{_md_cell(s.get('answer'))}` | {verdict} | {_md_text(s.get('reason'))} "
                            f"| {_fmt(s.get('seconds'), '.1f')} |")
             out.append("")
     elif r.integrands:
@@ -219,8 +230,10 @@ def to_markdown(r: Report) -> str:
 
 # ---- LaTeX -------------------------------------------------------------------------------
 
+# `<`, `>` and `|` too: in text mode with the default font encoding they print as ¡ ¿ and —.
 _TEX_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+                "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                "|": r"\textbar{}"}
 
 
 def tex_escape(text: Any) -> str:
@@ -246,6 +259,7 @@ def to_latex(r: Report) -> str:
     out = [
         r"\documentclass{article}",
         r"\usepackage[utf8]{inputenc}",
+        r"\usepackage[T1]{fontenc}",
         r"\usepackage{amsmath,booktabs,pgfplots}",
         r"\pgfplotsset{compat=1.17}",
         r"\begin{document}",
