@@ -9,7 +9,7 @@ One step, for P prompts (variants) of G completions each (defaults P = 1, G = 8)
   3. dynamic      a group whose rewards are all equal carries no signal (all advantages are 0): it is
      sampling     dropped and a fresh prompt drawn, up to [grpo] max_resample times
   4. advantages   A_i = (r_i - mean(r)) / (std(r) + 1e-4) within each group
-  5. loss         per completion token t:
+  5. loss         (engine/train/loss.py, pure functions) per completion token t:
                     ratio = pi(t) / pi_old(t)           = 1 here (one optimizer step per batch, so
                                                           pi_old = the detached current policy)
                     pg    = -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A)
@@ -54,12 +54,12 @@ from engine.inference.hf import (
 )
 from engine.inference.prompts import solve_chat
 from engine.runs.config import Config
+from engine.train.loss import ADV_EPS, group_advantages, grpo_loss  # noqa: F401 (ADV_EPS re-exported)
 from engine.train.reward import RewardResult, score_many
 
 # (integrand, completion) pairs -> one RewardResult each, in order
 RewardFn = Callable[[list[tuple[str, str]]], list[RewardResult]]
 STOP = ("</answer>",)
-ADV_EPS = 1e-4  # keeps advantages finite when a group's rewards barely differ
 
 
 @dataclass
@@ -352,22 +352,18 @@ class GRPOTrainer:
         loss_sum = kl_sum = 0.0
         for grp in groups:
             r = torch.tensor([ro.reward for ro in grp.rollouts], device=self.device)  # (G,)
-            adv = (r - r.mean()) / (r.std() + ADV_EPS)  # (G,)
+            adv = group_advantages(r)  # (G,)
             for ro, a in zip(grp.rollouts, adv.tolist()):
                 ro.advantage = a
             logp = self._logprobs(grp)  # (G, Tc), with grad
             for ro, lp in zip(grp.rollouts, (logp.detach() * grp.mask).sum(1).tolist()):
                 ro.logprob = lp
-            ratio = torch.exp(logp - logp.detach())  # == 1, but carries d logp
-            A = adv[:, None]  # (G, 1)
-            pg = -torch.min(ratio * A, torch.clamp(ratio, 1 - g.clip_eps, 1 + g.clip_eps) * A)
-            d = refs[id(grp)] - logp
-            kl = torch.exp(d) - d - 1  # k3, (G, Tc)
-            per_token = (pg + g.kl_coef * kl) * grp.mask
-            loss = per_token.sum() / n_tokens
-            loss.backward()
-            loss_sum += float(loss.detach())
-            kl_sum += float((kl.detach() * grp.mask).sum())
+            # old = the detached current policy (one update per batch): the ratio is 1 but carries d logp
+            terms = grpo_loss(logp, logp.detach(), refs[id(grp)], adv, grp.mask,
+                              clip_eps=g.clip_eps, kl_coef=g.kl_coef, n_tokens=n_tokens)
+            terms.loss.backward()
+            loss_sum += float(terms.loss.detach())
+            kl_sum += terms.kl_sum
         self.model.eval()
         return loss_sum, kl_sum / n_tokens
 
