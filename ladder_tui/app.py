@@ -85,10 +85,14 @@ class LadderApp(App[None]):
     def new_session_dir(self, kind: str, subject: str) -> Path:
         """A run directory recording a solve session (config.json now, events as they come)."""
         from engine.runs.config import Config
-        from engine.runs.rundir import RunDir
+        from engine.runs.rundir import RunDir, record_writer
 
         cfg = Config(model=self.model) if self.model else Config()
-        return RunDir.create(self.new_run_dir(kind, subject), cfg).path
+        path = RunDir.create(self.new_run_dir(kind, subject), cfg).path
+        # The session's engine child ends with the app: the app's pid tells the runs list whether
+        # a session without run_finished can still be going.
+        record_writer(path)
+        return path
 
     # ---- actions ---------------------------------------------------------------------------
 
@@ -99,6 +103,13 @@ class LadderApp(App[None]):
 
     def on_solve_screen_integral_changed(self, message: SolveScreen.IntegralChanged) -> None:
         self.last_integrand = message.integrand
+
+    def on_runs_screen_resume_run(self, message: RunsScreen.ResumeRun) -> None:
+        """`ladder engine train|ttrl --resume RUN_DIR`, live in the dashboard."""
+        argv = engine_argv(message.kind, "--resume", str(message.path), engine_cmd=self.engine_cmd)
+        self.switch_mode("dashboard")
+        self.screen_stack[0].start_engine(argv, message.path)
+        self.notify(f"resuming {message.path.name}")
 
     def action_train(self, integrand: str | None = None) -> None:
         integrand = integrand or self.last_integrand
