@@ -58,6 +58,10 @@ class LadderApp(App[None]):
         gc.freeze()
         if self.watch_dir is not None:
             self.open_run(self.watch_dir)
+            from engine.runs.rundir import inspect_run
+
+            for warning in inspect_run(self.watch_dir):  # a torn last line, an incomplete checkpoint
+                self.notify(warning, title="damaged run", severity="warning", timeout=10)
         else:
             self.switch_mode("solve")
 

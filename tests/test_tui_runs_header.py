@@ -222,3 +222,19 @@ def test_header_line_fits_and_keeps_the_figures(width):
         assert len(line) <= width
     if width >= 160:
         assert state.run in line and "cuda:0" in line
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_watch_opens_a_run_with_a_torn_last_line_and_warns(tmp_path, size):
+    run = write_synthetic_run(tmp_path / "torn", n_events=200, steps=6, finished=False)
+    whole = (run / "events.jsonl").read_text()
+    n_steps = whole.count('"type": "step"')
+    with open(run / "events.jsonl", "a") as f:
+        f.write('{"type": "step", "t": 1, "run": "torn", "step": 99, "rew')
+    app = LadderApp(runs_dir=tmp_path, watch=run)
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen_stack[0]
+        await wait_for(pilot, lambda: isinstance(screen, DashboardScreen) and screen.state.step == n_steps
+                       and screen.settled)
+        assert len(screen.state.steps) == n_steps  # every event before the damage, none after
+        assert any("half-written line" in n.message for n in app._notifications)
