@@ -103,7 +103,7 @@ class LadderApp(App[None]):
     def open_run(self, run_dir: Path, follow: bool = True) -> None:
         """Replay a run in the dashboard (and follow it while it is still being written)."""
         self.switch_mode("dashboard")
-        self.screen_stack[0].replay(Path(run_dir), follow=follow)
+        self.screen.post_message(DashboardScreen.Watch(Path(run_dir), follow=follow))
 
     def on_solve_screen_integral_changed(self, message: SolveScreen.IntegralChanged) -> None:
         self.last_integrand = message.integrand
@@ -112,7 +112,7 @@ class LadderApp(App[None]):
         """`ladder engine train|ttrl --resume RUN_DIR`, live in the dashboard."""
         argv = engine_argv(message.kind, "--resume", str(message.path), engine_cmd=self.engine_cmd)
         self.switch_mode("dashboard")
-        self.screen_stack[0].start_engine(argv, message.path)
+        self.screen.post_message(DashboardScreen.Watch(message.path, argv))
         self.notify(f"resuming {message.path.name}")
 
     def action_train(self, integrand: str | None = None) -> None:
@@ -129,9 +129,14 @@ class LadderApp(App[None]):
         run_dir = self.new_run_dir(settings.mode, settings.integrand or Path(settings.problems).stem)
         run_dir.mkdir(parents=True, exist_ok=True)
         # Settings without a command-line flag reach the engine as a config override file.
+        from engine.runs.config import Config
+
         overrides = run_dir / "settings.toml"
-        overrides.write_text(f"[grpo]\ngroup_size = {settings.group_size}\n\n[variants]\ndepth = {settings.depth}\n\n"
-                             f"[ttrl]\ndepth = {settings.depth}\nsteps = {settings.steps}\n")
+        cfg = Config(model=settings.model)
+        cfg.grpo.group_size = settings.group_size
+        cfg.variants.depth = cfg.ttrl.depth = settings.depth
+        cfg.ttrl.steps = settings.steps
+        cfg.save(overrides)
         args = ["--model", settings.model, "--steps", str(settings.steps), "--out", str(run_dir),
                 "--config", str(overrides)]
         if settings.mode == "ttrl":
@@ -139,7 +144,7 @@ class LadderApp(App[None]):
         else:
             args = ["--problems", settings.problems] + args
         self.switch_mode("dashboard")
-        self.screen_stack[0].start_engine(engine_argv(settings.mode, *args, engine_cmd=self.engine_cmd), run_dir)
+        self.screen.post_message(DashboardScreen.Watch(run_dir, engine_argv(settings.mode, *args, engine_cmd=self.engine_cmd)))
 
     def current_run_dir(self) -> Path | None:
         """The run the user is looking at: the solve session or the dashboard's run."""

@@ -1,5 +1,8 @@
 """What a run looks like so far, built by applying its events one by one (no Textual here).
 
+Events arrive as decoded JSON objects and are read through the engine's own event types
+(engine.runs.events.parse_event), so the state sees exactly the fields the engine writes.
+
 The dashboard applies a whole frame's worth of events, then asks the returned `Changes` which
 widgets need redrawing, so a burst of hundreds of rollouts costs one redraw, not hundreds.
 """
@@ -7,10 +10,25 @@ widgets need redrawing, so a burst of hundreds of rollouts costs one redraw, not
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-Event = dict[str, Any]
+from engine.runs.events import (
+    Checkpoint,
+    Error,
+    Eval,
+    Event,
+    Log,
+    Phase,
+    Rollout,
+    RunFinished,
+    RunStarted,
+    Solved,
+    Step,
+    VariantAdded,
+    parse_event,
+)
 
 _CONTROL = {c: "�" for c in range(32) if chr(c) not in "\n\t"} | {127: "�"}
 
@@ -37,7 +55,7 @@ class Variant:
     integrand: str
     attempts: int = 0
     solved: int = 0
-    rollouts: deque[Event] = field(default_factory=lambda: deque(maxlen=ROLLOUTS_PER_VARIANT))
+    rollouts: deque[Rollout] = field(default_factory=lambda: deque(maxlen=ROLLOUTS_PER_VARIANT))
 
     @property
     def rate(self) -> float | None:
@@ -53,13 +71,14 @@ class Changes:
     touched_variants: set[str] = field(default_factory=set)
     new_rollouts: int = 0
     steps: bool = False
-    logs: list[Event] = field(default_factory=list)
+    logs: list[Log] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    phase: bool = False
     finished: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.header or self.new_variants or self.touched_variants or self.new_rollouts
-                    or self.steps or self.logs or self.errors or self.finished)
+                    or self.steps or self.logs or self.errors or self.phase or self.finished)
 
 
 @dataclass
@@ -75,12 +94,13 @@ class RunState:
     last_t: float | None = None
     step: int = 0
     status: str = "waiting"  # waiting, running, paused, done, stopped, error
-    steps: list[Event] = field(default_factory=list)
-    evals: list[Event] = field(default_factory=list)
-    solved: list[Event] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    evals: list[Eval] = field(default_factory=list)
+    solved: list[Solved] = field(default_factory=list)
     variants: dict[str, Variant] = field(default_factory=dict)
-    recent: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT_ROLLOUTS))
-    logs: deque[Event] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    recent: deque[Rollout] = field(default_factory=lambda: deque(maxlen=RECENT_ROLLOUTS))
+    logs: deque[Log] = field(default_factory=lambda: deque(maxlen=LOG_LINES))
+    phase: Phase | None = None  # what the engine is doing now, until the next step
     errors: list[str] = field(default_factory=list)
     checkpoints: list[str] = field(default_factory=list)
     rollout_count: int = 0
@@ -98,73 +118,76 @@ class RunState:
             return None
         return self.elapsed / self.step * max(0, self.total_steps - self.step)
 
-    def apply_all(self, events: list[Event]) -> Changes:
+    def apply_all(self, events: Iterable[Event | Mapping[str, Any]]) -> Changes:
+        """Fold events (typed, or decoded JSON objects) into the state; unknown types are skipped."""
         changes = Changes()
         for event in events:
-            self.apply(event, changes)
+            typed = event if isinstance(event, Event) else parse_event(event)
+            if typed is not None:
+                self.apply(typed, changes)
         return changes
 
     def apply(self, event: Event, changes: Changes) -> None:
         """Fold one event into the state, noting what changed."""
-        kind = event.get("type")
-        t = event.get("t")
-        if isinstance(t, (int, float)):
-            self.last_t = t
+        if event.t:
+            self.last_t = event.t
             if self.started_t is None:
-                self.started_t = t
+                self.started_t = event.t
             changes.header = True
-        if kind == "run_started":
-            self.run = str(event.get("run") or self.run)
-            self.kind = str(event.get("kind") or "")
-            self.model = str(event.get("model") or "")
-            self.device = str(event.get("device") or "")
-            self.total_steps = event.get("total_steps") or self.total_steps
-            self.started_t = t if isinstance(t, (int, float)) else self.started_t
-            self.status = "running"
-        elif kind == "variant":
-            vid = str(event.get("id"))
-            if vid not in self.variants:
-                parent = event.get("parent")
-                variant = Variant(
-                    id=vid, parent=None if parent is None else str(parent), depth=int(event.get("depth") or 0),
-                    kind=str(event.get("kind") or ""), source=str(event.get("source") or ""),
-                    integrand=str(event.get("integrand") or ""),
-                )
-                self.variants[vid] = variant
-                changes.new_variants.append(variant)
-        elif kind == "rollout":
-            self.rollout_count += 1
-            self.recent.append(event)
-            changes.new_rollouts += 1
-            variant = self.variants.get(str(event.get("variant")))
-            if variant is not None:
-                variant.attempts += 1
-                variant.solved += bool(event.get("ok"))
-                variant.rollouts.append(event)
-                changes.touched_variants.add(variant.id)
-        elif kind == "step":
-            self.steps.append(event)
-            self.step = int(event.get("step") or len(self.steps))
-            changes.steps = True
-        elif kind == "eval":
-            self.evals.append(event)
-            changes.steps = True
-        elif kind == "solved":
-            self.solved.append(event)
-            changes.logs.append({**event, "level": "solved", "message": f"solved {event.get('problem')}: {event.get('answer')}"})
-        elif kind == "checkpoint":
-            self.checkpoints.append(str(event.get("path")))
-            changes.logs.append({**event, "level": "info", "message": f"checkpoint at step {event.get('step')}: {event.get('path')}"})
-        elif kind == "log":
-            self.logs.append(event)
-            changes.logs.append(event)
-            message = str(event.get("message", ""))
-            if message in ("paused", "resumed"):
-                self.status = "paused" if message == "paused" else "running"
-        elif kind == "error":
-            message = str(event.get("message") or "unknown error")
-            self.errors.append(message)
-            changes.errors.append(message)
-        elif kind == "run_finished":
-            self.status = str(event.get("status") or "done")
-            changes.finished = True
+        match event:
+            case RunStarted():
+                self.run = event.run or self.run
+                self.kind = event.kind
+                self.model = event.model or ""
+                self.device = event.device or ""
+                self.total_steps = event.total_steps or self.total_steps
+                self.started_t = event.t or self.started_t
+                self.status = "running"
+            case VariantAdded():
+                if event.id not in self.variants:
+                    variant = Variant(id=event.id, parent=event.parent, depth=event.depth, kind=event.kind,
+                                      source=event.source, integrand=event.integrand)
+                    self.variants[event.id] = variant
+                    changes.new_variants.append(variant)
+            case Rollout():
+                self.rollout_count += 1
+                self.recent.append(event)
+                changes.new_rollouts += 1
+                variant = self.variants.get(str(event.variant))
+                if variant is not None:
+                    variant.attempts += 1
+                    variant.solved += bool(event.ok)
+                    variant.rollouts.append(event)
+                    changes.touched_variants.add(variant.id)
+            case Step():
+                self.steps.append(event)
+                self.step = event.step or len(self.steps)
+                self.phase = None
+                changes.steps = changes.phase = True
+            case Phase():
+                self.phase = event
+                changes.phase = True
+            case Eval():
+                self.evals.append(event)
+                changes.steps = True
+            case Solved():
+                self.solved.append(event)
+                changes.logs.append(Log(t=event.t, run=event.run, level="solved",
+                                        message=f"solved {event.problem}: {event.answer}"))
+            case Checkpoint():
+                self.checkpoints.append(event.path)
+                changes.logs.append(Log(t=event.t, run=event.run, level="info",
+                                        message=f"checkpoint at step {event.step}: {event.path}"))
+            case Log():
+                self.logs.append(event)
+                changes.logs.append(event)
+                if event.message in ("paused", "resumed"):
+                    self.status = "paused" if event.message == "paused" else "running"
+            case Error():
+                message = event.message or "unknown error"
+                self.errors.append(message)
+                changes.errors.append(message)
+            case RunFinished():
+                self.status = event.status or "done"
+                self.phase = None
+                changes.finished = True

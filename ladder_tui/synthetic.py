@@ -10,6 +10,17 @@ import random
 from pathlib import Path
 from typing import Any
 
+from engine.runs.events import (
+    Checkpoint,
+    Event,
+    Rollout,
+    RunFinished,
+    RunStarted,
+    Solved,
+    Step,
+    VariantAdded,
+)
+
 T0 = 1_750_000_000.0
 ROOTS = ("x*exp(x)", "x**2*sin(x)", "log(x)/x", "1/(1+x**2)")
 EASIER = ("exp(x)", "x**2", "sin(x)", "x", "cos(x)", "sqrt(x)", "x**3", "exp(2*x)")
@@ -23,13 +34,14 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
     run = f"synthetic-{seed}"
     events: list[dict[str, Any]] = []
 
-    def emit(type_: str, **fields: Any) -> None:
+    def emit(event: Event) -> None:
         nonlocal t
         t += 0.05
-        events.append({"type": type_, "t": round(t, 3), "run": run, **fields})
+        event.t, event.run = round(t, 3), run
+        events.append(event.to_dict())
 
-    emit("run_started", kind="train", model="tiny", device="cpu", total_steps=steps,
-         config={"grpo": {"group_size": group}})
+    emit(RunStarted(kind="train", model="tiny", device="cpu", total_steps=steps,
+         config={"grpo": {"group_size": group}}))
     variants: list[dict[str, Any]] = []
     for i, root in enumerate(ROOTS):
         variants.append({"id": f"p{i}", "parent": None, "depth": 0, "kind": "root", "source": "user", "integrand": root})
@@ -44,7 +56,7 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
             "integrand": f"{rng.randint(2, 9)}*{rng.choice(EASIER)}",
         })
     for v in variants:
-        emit("variant", **v)
+        emit(VariantAdded(**v))
     per_step = max(group, (n_events - len(events) - 2) // steps - 2)
     for step in range(1, steps + 1):
         skill = step / steps
@@ -55,20 +67,20 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
             reward = 1.05 if ok else (0.05 if rng.random() < 0.5 else 0.0)
             rewards.append(reward)
             answer = f"{rng.randint(1, 9)}*x**{rng.randint(1, 4)}"
-            emit("rollout", variant=v["id"], step=step, completion=f"<answer>{answer}</answer>", answer=answer,
-                 reward=reward, ok=ok, reason="verified at 5 points" if ok else "differs at x=1.3 (rel err 0.41)")
+            emit(Rollout(variant=v["id"], step=step, completion=f"<answer>{answer}</answer>", answer=answer,
+                 reward=reward, ok=ok, reason="verified at 5 points" if ok else "differs at x=1.3 (rel err 0.41)"))
         mean = sum(rewards) / len(rewards)
         std = (sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5
-        emit("step", step=step, reward_mean=round(mean, 4), reward_std=round(std, 4),
+        emit(Step(step=step, reward_mean=round(mean, 4), reward_std=round(std, 4),
              accuracy=round(sum(r > 1 for r in rewards) / len(rewards), 4), kl=round(0.0004 * step, 5),
              loss=round(0.3 / step, 4), tokens_per_s=round(40 + rng.random() * 5, 1), seconds=2.5,
-             gen_s=1.5, verify_s=0.5, train_s=0.5)
+             gen_s=1.5, verify_s=0.5, train_s=0.5))
         if step % 5 == 0:
-            emit("checkpoint", step=step, path=f"runs/{run}/checkpoints/step-{step}")
+            emit(Checkpoint(step=step, path=f"runs/{run}/checkpoints/step-{step}"))
         if step == steps // 2:
-            emit("solved", problem=ROOTS[0], answer="(x - 1)*exp(x)", step=step)
+            emit(Solved(problem=ROOTS[0], answer="(x - 1)*exp(x)", step=step))
     if finished:
-        emit("run_finished", status="done", steps=steps)
+        emit(RunFinished(status="done", steps=steps))
     return events
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.inference.base import GenerationParams, Sample
 from engine.evaluation.evaluate import evaluate, pass_at_k
+from engine.inference.base import GenerationParams, Sample
 from engine.problems import Problem
+from engine.verify.judge import NO_ANSWER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +81,7 @@ def test_report_counts_greedy_pass1_and_passk():
     assert [r["correct"] for r in report["problems"]] == [2, 1, 4]
     assert report["pass@1"] == pytest.approx((2 / 4 + 1 / 4 + 4 / 4) / 3)
     assert report["pass@4"] == pytest.approx(1.0)
-    assert report["problems"][2]["greedy_reason"] == "no answer in tags"
+    assert report["problems"][2]["greedy_reason"] == NO_ANSWER
     assert report["tokens"] == 3 * 5 * 3
     # one batched call for greedy, one for the samples; greedy is temperature 0
     assert backend.calls == [(3, 1, 0.0), (3, 4, 1.0)]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.runs.config import Config
-from engine.inference.device import pick_device, pick_dtype
 from engine.errors import LadderError
-from engine.runs.events import Control, EventSink, read_events
+from engine.inference.device import pick_device, pick_dtype
+from engine.runs.config import Config
+from engine.runs.events import Control, EventSink, Step, read_events
 from engine.runs.rundir import RunDir, atomic_write
 
 
@@ -38,14 +38,14 @@ def test_config_rejects_unknown_key(tmp_path: Path) -> None:
 def test_events_written_and_torn_line_skipped(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     sink = EventSink(run="r", path=path)
-    sink.emit("step", step=1, reward_mean=0.5)
+    sink.emit(Step(step=1, reward_mean=0.5))
     sink.close()
     with open(path, "a") as f:
         f.write('{"type": "step", "st')  # what a SIGKILL mid-write leaves
     events = list(read_events(path))
     assert [e["type"] for e in events] == ["step"] and events[0]["run"] == "r"
-    with pytest.raises(ValueError):
-        EventSink().emit("no_such_type")
+    with pytest.raises(TypeError):
+        Step(no_such_field=1)  # a writer cannot invent a field the reader does not know
 
 
 def test_control_commands_from_stream() -> None:

@@ -35,8 +35,11 @@ def test_solve_engine_mode_emits_token_and_sample_events(capsys):
     assert run(["solve", "x", "--model", "tiny", "-k", "2", "--max-tokens", "8"], engine_mode=True) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     types = [e["type"] for e in events]
+    assert types[0] == "run_started" and types[-1] == "run_finished"
     assert "token" in types and types.count("sample") == 2
-    assert {"integrand", "index", "completion", "answer", "ok", "reason", "seconds", "tokens"} <= set(events[-1])
+    samples = [e for e in events if e["type"] == "sample"]
+    assert {"integrand", "index", "completion", "ok", "reason", "seconds", "tokens"} <= set(samples[-1])
+    assert sorted(e["index"] for e in samples) == [0, 1] and samples[0]["integrand"] == "x"
 
 
 def test_solve_verifies_answers_through_the_verifier():

@@ -7,10 +7,12 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from engine.commands.common import event_stream, json_arg, model_args
 from engine.errors import LadderError
+from engine.runs.events import EventSink, RunFinished, RunStarted, Sample, Token
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,16 +26,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", default=None, metavar="RUN_DIR", help="LoRA adapter of a training run")
     p.add_argument("--lower", default=None, help="lower bound (definite integral)")
     p.add_argument("--upper", default=None, help="upper bound (definite integral)")
+    p.add_argument("--out", default=None, metavar="RUN_DIR", help="record the session's events in RUN_DIR/events.jsonl")
     json_arg(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """The `ladder solve` handler (see the module docstring)."""
-    from engine.evaluation.solve import solve
-    from engine.inference.models import default_model, load_backend
+    from engine.inference.models import default_model
     from engine.runs.config import SampleConfig
-    from engine.runs.events import EventSink
     from engine.verify.parse import parse
 
     if (args.lower is None) != (args.upper is None):
@@ -50,7 +51,27 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or default_model()
     human = sys.stderr if args.engine_mode or args.json else sys.stdout
     stream = event_stream(args)
-    sink = EventSink(run="solve", stream=stream) if stream is not None else None
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    sink = EventSink(run=out.name if out else "solve", path=out / "events.jsonl" if out else None, stream=stream)
+    sink.emit(RunStarted(kind="solve", model=model, device=args.device, adapter=args.adapter,
+                         config={"integrand": args.integrand, "samples": args.samples, "temperature": temperature,
+                                 "max_tokens": max_tokens, "lower": args.lower, "upper": args.upper}))
+    with sink.running():
+        report = _solve(args, sink, model, temperature, max_tokens, human)
+        sink.emit(RunFinished(status="done", solved=int(report["solved"]), problems=1))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _table(report, human)
+    return 0
+
+
+def _solve(args: argparse.Namespace, sink: Any, model: str, temperature: float, max_tokens: int,
+           human: Any) -> dict[str, Any]:
+    from engine.evaluation.solve import solve
+    from engine.inference.models import load_backend
 
     start = time.perf_counter()
     backend = load_backend(model, backend=args.backend, device=args.device, adapter=args.adapter)
@@ -58,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     current = [-1]
 
     def on_token(i: int, j: int, text: str) -> None:
-        if sink is not None:
-            sink.emit("token", sample=j, text=text)
+        sink.emit(Token(sample=j, text=text), persist=False)
         if not args.json:
             if current[0] != j:
                 current[0] = j
@@ -78,9 +98,8 @@ def run(args: argparse.Namespace) -> int:
     gen_s = time.perf_counter() - gen_start
     tokens = sum(r.tokens for r in results)
     tokens_per_s = tokens / gen_s if gen_s > 0 else 0.0
-    if sink is not None:
-        for k, r in enumerate(results):
-            sink.emit("sample", integrand=args.integrand, index=k, **asdict(r))
+    for k, r in enumerate(results):
+        sink.emit(Sample(integrand=args.integrand, index=k, **asdict(r)))
     if not args.json:
         print(file=human)
     report = {
@@ -93,11 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 2),
         "load_seconds": round(load_s, 2),
     }
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        _table(report, human)
-    return 0
+    return report
 
 
 def _table(report: dict, out: Any) -> None:

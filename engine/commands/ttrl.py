@@ -13,6 +13,7 @@ import sys
 
 from engine.commands.common import control_for, event_stream, json_arg, model_args
 from engine.errors import LadderError
+from engine.runs.events import RunFinished, RunStarted
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     sink = run.sink(event_stream(args)) if run else EventSink(run="ttrl", stream=event_stream(args))
     with sink.running():
         trainer = GRPOTrainer(hf_model_dir(cfg.model), cfg, adapter=args.adapter)
-        sink.emit("run_started", kind="ttrl", config=cfg.to_dict(), model=cfg.model, device=trainer.device,
-                  total_steps=steps, problems=len(problems), adapter=args.adapter)
+        sink.emit(RunStarted(kind="ttrl", config=cfg.to_dict(), model=cfg.model, device=trainer.device,
+                  total_steps=steps, problems=len(problems), adapter=args.adapter))
         for p in problems:
             if control.checkpoint():
                 break
@@ -109,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{p.id}: {where}; greedy after TTRL {rec['greedy_answer']} "
                       f"({'ok' if rec['greedy_ok'] else 'wrong'})", file=sys.stderr)
         solved = sum(r["solved"] for r in records)
-        sink.emit("run_finished", status="stopped" if control.stopped else "done", solved=solved,
-                  problems=len(records))
+        sink.emit(RunFinished(status="stopped" if control.stopped else "done", solved=solved,
+                  problems=len(records)))
     if run is not None:
         atomic_write_json(run.path / RECORDS_FILE, records)
         run.release()

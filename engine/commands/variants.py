@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.commands.common import control_for, event_stream, json_arg, model_args
 from engine.errors import LadderError
+from engine.runs.events import RunFinished, RunStarted
 
 if TYPE_CHECKING:
     from engine.variants.tree import Tree
@@ -46,15 +47,15 @@ def run(args: argparse.Namespace) -> int:
 
         backend = load_backend(args.model or Config().model, device=args.device)
     sink = EventSink(run="variants", stream=event_stream(args))
-    sink.emit("run_started", kind="variants", config=dataclasses.asdict(cfg),
-              model=getattr(backend, "model_name", None), device=args.device, total_steps=0)
+    sink.emit(RunStarted(kind="variants", config=dataclasses.asdict(cfg),
+              model=getattr(backend, "model_name", None), device=args.device, total_steps=0))
     control = control_for(args)
     with sink.running():  # the sink writes to a stream only: closing it is a no-op
         tree = build_tree_stats(args.integrand, backend=backend, cfg=cfg, source=args.source, sink=sink,
                                 seed=args.seed, control=control)
     summary = tree.stats.summary()
-    sink.emit("run_finished", status="stopped" if control.stopped else "done", variants=len(tree.nodes) - 1,
-              per_level=summary["per_level"])
+    sink.emit(RunFinished(status="stopped" if control.stopped else "done", variants=len(tree.nodes) - 1,
+              per_level=summary["per_level"]))
     if args.out:
         write_tree_jsonl(args.out, tree.nodes)
     out = sys.stderr if args.engine_mode else sys.stdout

@@ -11,21 +11,17 @@ estimator of Chen et al. (2021), 1 - C(n-c, k)/C(n, k), per problem, averaged.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from engine.inference.base import Backend, Chat, GenerationParams, Sample
-from engine.runs.config import Config
 from engine.errors import LadderError
-from engine.runs.events import EventSink
-from engine.problems import Problem, load_problems
+from engine.inference.base import Backend, Chat, GenerationParams, Sample
 from engine.inference.prompts import definite_chat, solve_chat
+from engine.problems import Problem
+from engine.runs.config import Config, VerifyConfig
+from engine.runs.events import Eval, EventSink
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -65,27 +61,14 @@ def _generate(backend: Backend, chats: list[Chat], params: GenerationParams, bat
     return out
 
 
-def _check(problems: list[Problem], samples: list[list[Sample]]) -> list[list[Outcome]]:
-    """Extract and verify every answer; indefinite ones in one parallel verify_many call."""
-    from engine.verify.answer import extract
-    from engine.verify.verifier import verify, verify_many
+def _check(problems: list[Problem], samples: list[list[Sample]], cfg: VerifyConfig) -> list[list[Outcome]]:
+    """Judge every answer, all problems in one parallel `judge_many` call."""
+    from engine.verify.judge import Task, judge_many
 
-    answers = [[extract(s.text) for s in group] for group in samples]
-    indefinite = [(p.integrand, a) for p, group in zip(problems, answers) if not p.definite
-                  for a in group if a is not None]
-    verdicts = iter(verify_many(indefinite)) if indefinite else iter(())
-    outcomes = []
-    for p, group, texts in zip(problems, answers, samples):
-        row = []
-        for a, s in zip(group, texts):
-            if a is None:
-                ok, reason = False, "no answer in tags"
-            else:
-                v = verify(p.integrand, a, lower=p.lower, upper=p.upper) if p.definite else next(verdicts)
-                ok, reason = bool(v.ok), v.reason
-            row.append(Outcome(completion=s.text, answer=a, ok=ok, reason=reason, tokens=s.tokens))
-        outcomes.append(row)
-    return outcomes
+    tasks = [Task(p.integrand, s.text, p.lower, p.upper) for p, group in zip(problems, samples) for s in group]
+    judgements = iter(judge_many(tasks, cfg))
+    return [[Outcome(completion=s.text, answer=(j := next(judgements)).answer, ok=j.ok, reason=j.reason,
+                     tokens=s.tokens) for s in group] for group in samples]
 
 
 def evaluate(
@@ -127,7 +110,7 @@ def evaluate(
         sampled = _generate(backend, chats, GenerationParams(n=k, temperature=temp, **common),
                             cfg.eval.batch_size, sink, f"{k} samples")
     gen_s = time.perf_counter() - t0
-    checked = _check(problems, [g[:1] + s for g, s in zip(greedy, sampled)])
+    checked = _check(problems, [g[:1] + s for g, s in zip(greedy, sampled)], cfg.verify)
     seconds = time.perf_counter() - t0
 
     rows = []
@@ -163,8 +146,8 @@ def evaluate(
         "problems": rows,
     }
     if sink is not None:
-        sink.emit("eval", set=set_name, step=step, greedy_accuracy=report["greedy_accuracy"],
-                  **{"pass@1": report["pass@1"], "pass@k": report.get(f"pass@{k}")}, k=k)
+        sink.emit(Eval(set=set_name, step=step, greedy_accuracy=report["greedy_accuracy"],
+                       pass_at_1=report["pass@1"], pass_at_k=report.get(f"pass@{k}"), k=k))
     return report
 
 

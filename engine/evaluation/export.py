@@ -8,7 +8,6 @@ and otherwise as escaped verbatim text.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -218,7 +217,7 @@ def to_markdown(r: Report) -> str:
         out += ["## Evaluations", "", "| step | set | greedy | pass@1 | pass@k |", "|---|---|---|---|---|"]
         for e in r.evals:
             out.append(f"| {_fmt(e.get('step'), 'd')} | {_md_cell(e.get('set'))} | {_fmt(e.get('greedy_accuracy'))} "
-                       f"| {_fmt(e.get('pass@1'))} | {_fmt(e.get('pass@k'))} |")
+                       f"| {_fmt(e.get('pass_at_1'))} | {_fmt(e.get('pass_at_k'))} |")
         out.append("")
     if r.solved:
         out += ["## Solved", ""] + [f"- step {s.get('step')}: ∫ `{_md_cell(s.get('problem'))}` dx = "

@@ -8,14 +8,8 @@ stdout, human output on stderr.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
-
-from engine.errors import LadderError
 
 
 @dataclass
@@ -40,13 +34,13 @@ def solve(
     lower: str | None = None,
     upper: str | None = None,
     on_token: Any = None,
+    verify_cfg: Any = None,
 ) -> list[SolvedSample]:
     """Sample `samples` answers to one integral with `backend` and verify each."""
-    from engine.verify.answer import extract
     from engine.inference.base import GenerationParams
-    from engine.runs.config import SampleConfig
     from engine.inference.prompts import definite_chat, solve_chat
-    from engine.verify.verifier import verify_many
+    from engine.runs.config import SampleConfig
+    from engine.verify.judge import Task, judge_many
 
     cfg = SampleConfig()
     chat = definite_chat(integrand, lower, upper) if lower is not None else solve_chat(integrand)
@@ -55,16 +49,6 @@ def solve(
         top_p=cfg.top_p, top_k=cfg.top_k, min_p=cfg.min_p, seed=seed,
     )
     outs = backend.generate([chat], params, on_token=on_token)[0]
-    answers = [extract(s.text) for s in outs]
-    bounds = (lower, upper) if lower is not None else ()
-    todo = [(integrand, a, *bounds) for a in answers if a is not None]
-    verdicts = iter(verify_many(todo))
-    results = []
-    for s, a in zip(outs, answers):
-        if a is None:
-            ok, reason = False, "no answer between <answer> tags"
-        else:
-            v = next(verdicts)
-            ok, reason = bool(v.ok), v.reason
-        results.append(SolvedSample(s.text, a, ok, reason, round(s.seconds, 3), s.tokens))
-    return results
+    judgements = judge_many([Task(integrand, s.text, lower, upper) for s in outs], verify_cfg)
+    return [SolvedSample(s.text, j.answer, j.ok, j.reason, round(s.seconds, 3), s.tokens)
+            for s, j in zip(outs, judgements)]

@@ -108,7 +108,12 @@ class GRPOConfig:
     gradient_checkpointing: bool = False
     checkpoint_every: int = 1
     eval_every: int = 0  # 0 = only at the end
-    rollout_backend: str = "hf"  # hf | llamacpp
+    # Who samples the completions (engine/train/rollouts.py): "llamacpp" (batched, adapter as GGUF,
+    # measured 2-3x the HF backend's tokens/s on CPU: bench/results/rollouts.json), "hf" (the
+    # trained model itself), "auto" = llamacpp for a GGUF model on CPU, hf on CUDA.
+    rollout_backend: str = "auto"  # auto | hf | llamacpp
+    rollout_gguf: str = "model"  # llamacpp rollout file: model (its own quantisation) | q8_0 | f16 copy
+    is_cap: float = 2.0  # truncated importance weight min(pi_train/pi_rollout, cap) on llamacpp rollouts; 0 = off
     seed: int = 0
 
 
@@ -176,18 +181,40 @@ class Config:
             raise LadderError(f"config {path} is not valid TOML: {e}") from None
         return cls.from_dict(data)
 
+    def save(self, path: str | Path) -> None:
+        """Write the whole config as TOML that `Config.load` reads back to an equal Config."""
+        import tomli_w
+
+        from engine.runs.files import atomic_write
+
+        atomic_write(Path(path), tomli_w.dumps(self.to_dict()))
+
+
+def _check_type(value: Any, default: Any, where: str) -> Any:
+    """`value` if it has the type of the field's default (ints are accepted for floats)."""
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is tuple and isinstance(value, (list, tuple)):
+        items = [_check_type(v, default[0], where) for v in value] if default else list(value)
+        return tuple(items)
+    if isinstance(value, expected) and (expected is bool or not isinstance(value, bool)):
+        return value
+    raise LadderError(f"config key {where}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+
 
 def _fill(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise LadderError(f"config key {where.rstrip('.') or 'top level'}: expected a table, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
+    defaults = cls()
     for key, value in data.items():
         if key not in fields:
             raise LadderError(f"unknown config key {where}{key!r}")
-        default = getattr(cls(), key)
+        default = getattr(defaults, key)
         if dataclasses.is_dataclass(default):
             kwargs[key] = _fill(type(default), value, f"{where}{key}.")
-        elif isinstance(default, tuple):
-            kwargs[key] = tuple(value)
         else:
-            kwargs[key] = value
+            kwargs[key] = _check_type(value, default, f"{where}{key}")
     return cls(**kwargs)

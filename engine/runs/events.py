@@ -1,42 +1,220 @@
 """The event protocol between the engine and whoever watches it (the TUI, `ladder watch`, tests).
 
 The engine writes one flat JSON object per line, to `RUN_DIR/events.jsonl` and, when it runs as
-`ladder engine …`, to stdout. Every event has `type`, `t` (unix seconds) and `run`. Commands come
-back as JSON lines on stdin: {"cmd": "stop"}, {"cmd": "pause"}, {"cmd": "resume"}.
+`ladder engine …`, to stdout. Commands come back as JSON lines on stdin: {"cmd": "stop"},
+{"cmd": "pause"}, {"cmd": "resume"}.
 
-Event types and their fields (keep them flat; extend freely, readers ignore unknown fields):
-  run_started  kind (train/ttrl/solve/eval/variants), config, model, device, total_steps
-  variant      id, parent, depth, kind (easier/equivalent/root), source (llm/symbolic/user), integrand
-  rollout      variant, step, completion, answer, reward, ok, reason
-  step         step, reward_mean, reward_std, accuracy, kl, loss, tokens_per_s, seconds,
-               plus the time split gen_s, verify_s, train_s
-  eval         set, step, greedy_accuracy, pass@1, pass@k, k
-  solved       problem, answer, step
-  token        sample, text (streamed generation for the solve screen)
-  sample       integrand, index, completion, answer, ok, reason, seconds, tokens
-  checkpoint   step, path
-  log          level, message
-  error        message
-  run_finished status (done/stopped/error), plus a summary
+Every event type is declared here once, as a dataclass; the engine's writers build these and the
+app's state reader gets them back from JSON (`parse_event`), so a field added on one side exists
+on the other. Every event has `type`, `t` (unix seconds, set by the sink) and `run`. Fields a
+writer does not know stay None; readers ignore unknown keys (an older app reading a newer run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from engine.errors import LadderError
 
-EVENT_TYPES = frozenset({
-    "run_started", "variant", "rollout", "step", "eval", "solved", "token", "sample",
-    "checkpoint", "log", "error", "run_finished",
-})
+
+@dataclass(kw_only=True)
+class Event:
+    """Fields every event has."""
+
+    type: ClassVar[str] = ""
+    t: float = 0.0
+    run: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the event: `type` first, then every field."""
+        return {"type": self.type, **dataclasses.asdict(self)}
+
+
+@dataclass(kw_only=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    kind: str = ""  # train / ttrl / solve / eval / variants
+    config: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    device: str | None = None
+    total_steps: int | None = None
+    backend: str | None = None  # train: hf / trl
+    pool: int | None = None  # variants in the training pool
+    resumed_from: int | None = None
+    processes: int | None = None
+    problems: int | None = None
+    adapter: str | None = None
+
+
+@dataclass(kw_only=True)
+class Phase(Event):
+    """What the engine is busy with between steps (building the tree, loading, generating, ...)."""
+
+    type: ClassVar[str] = "phase"
+    phase: str = ""  # tree / load / convert / generate / verify / update / eval
+    detail: str = ""
+    done: int | None = None
+    total: int | None = None
+
+
+@dataclass(kw_only=True)
+class VariantAdded(Event):
+    type: ClassVar[str] = "variant"
+    id: str = ""
+    parent: str | None = None
+    depth: int = 0
+    kind: str = ""  # root / easier / equivalent
+    source: str = ""  # llm / symbolic / user
+    integrand: str = ""
+
+
+@dataclass(kw_only=True)
+class Rollout(Event):
+    """One scored completion of a training or TTRL step."""
+
+    type: ClassVar[str] = "rollout"
+    variant: str | None = None
+    integrand: str = ""
+    step: int = 0
+    completion: str = ""
+    answer: str | None = None
+    reward: float = 0.0
+    ok: bool = False
+    reason: str = ""
+    advantage: float | None = None  # None where the trainer does not expose it (TRL)
+    problem: str | None = None  # TTRL: the test problem being trained on
+
+
+@dataclass(kw_only=True)
+class Step(Event):
+    """One optimizer step (or one dropped step whose groups all had equal rewards)."""
+
+    type: ClassVar[str] = "step"
+    step: int = 0
+    reward_mean: float | None = None
+    reward_std: float | None = None
+    accuracy: float | None = None
+    kl: float | None = None
+    loss: float | None = None
+    tokens_per_s: float | None = None
+    seconds: float | None = None
+    gen_s: float | None = None
+    verify_s: float | None = None
+    train_s: float | None = None
+    opt_s: float | None = None
+    groups: int | None = None  # groups drawn
+    skipped: int | None = None  # groups dropped because every completion had the same reward
+    updated: bool | None = None
+    verified: int | None = None  # completions the verifier accepted
+    signal_groups: int | None = None  # groups holding both a verified and a failed completion
+    rollout_tokens_per_s: float | None = None
+    grad_norm: float | None = None
+    entropy: float | None = None
+    problem: str | None = None  # TTRL: the test problem being trained on
+
+
+@dataclass(kw_only=True)
+class Eval(Event):
+    type: ClassVar[str] = "eval"
+    set: str = ""
+    step: int | None = None
+    greedy_accuracy: float | None = None
+    pass_at_1: float | None = None
+    pass_at_k: float | None = None
+    k: int | None = None
+
+
+@dataclass(kw_only=True)
+class Solved(Event):
+    """TTRL: a verified answer to the test problem itself appeared."""
+
+    type: ClassVar[str] = "solved"
+    problem: str = ""
+    integrand: str = ""
+    answer: str | None = None
+    step: int = 0
+
+
+@dataclass(kw_only=True)
+class Token(Event):
+    """Streamed generation for the solve screen."""
+
+    type: ClassVar[str] = "token"
+    sample: int = 0
+    text: str = ""
+
+
+@dataclass(kw_only=True)
+class Sample(Event):
+    """One verified answer of `ladder solve`."""
+
+    type: ClassVar[str] = "sample"
+    integrand: str = ""
+    index: int = 0
+    completion: str = ""
+    answer: str | None = None
+    ok: bool = False
+    reason: str = ""
+    seconds: float | None = None
+    tokens: int | None = None
+
+
+@dataclass(kw_only=True)
+class Checkpoint(Event):
+    type: ClassVar[str] = "checkpoint"
+    step: int = 0
+    path: str = ""
+
+
+@dataclass(kw_only=True)
+class Log(Event):
+    type: ClassVar[str] = "log"
+    level: str = "info"  # info / warning / solved
+    message: str = ""
+
+
+@dataclass(kw_only=True)
+class Error(Event):
+    type: ClassVar[str] = "error"
+    message: str = ""
+
+
+@dataclass(kw_only=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "run_finished"
+    status: str = "done"  # done / stopped / error
+    steps: int | None = None
+    checkpoint: str | None = None
+    reward_mean: float | None = None
+    accuracy: float | None = None
+    solved: int | None = None  # TTRL
+    problems: int | None = None  # TTRL
+    variants: int | None = None  # ladder variants
+    per_level: dict[str, int] | None = None  # ladder variants
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls for cls in (RunStarted, Phase, VariantAdded, Rollout, Step, Eval, Solved, Token, Sample,
+                              Checkpoint, Log, Error, RunFinished)
+}
+
+
+def parse_event(data: Mapping[str, Any]) -> Event | None:
+    """The typed event of one decoded JSON line; None for a type this version does not know."""
+    cls = EVENT_TYPES.get(str(data.get("type")))
+    if cls is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 class EventSink:
@@ -53,21 +231,21 @@ class EventSink:
         self._file = open(path, "a", encoding="utf-8") if path is not None else None
         self._lock = threading.Lock()
 
-    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
-        """Write one event and return it."""
-        if type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type!r}")
-        event = {"type": type, "t": round(time.time(), 3), "run": self.run, **fields}
-        line = json.dumps(event, ensure_ascii=False, default=str) + "\n"
+    def emit(self, event: Event, *, persist: bool = True) -> Event:
+        """Stamp `event` with the time and this sink's run, write it as one line, and return it.
+        `persist=False` sends it to the stream only (token-by-token text is not worth keeping)."""
+        event.t = round(time.time(), 3)
+        event.run = self.run
+        line = json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n"
         with self._lock:
-            for out in (self._file, self.stream):
+            for out in (self._file if persist else None, self.stream):
                 if out is not None:
                     out.write(line)
                     out.flush()
         return event
 
     def log(self, message: str, level: str = "info") -> None:
-        self.emit("log", level=level, message=message)
+        self.emit(Log(level=level, message=message))
 
     @contextmanager
     def running(self) -> Iterator[EventSink]:
@@ -77,8 +255,8 @@ class EventSink:
         try:
             yield self
         except LadderError as e:
-            self.emit("error", message=str(e))
-            self.emit("run_finished", status="error")
+            self.emit(Error(message=str(e)))
+            self.emit(RunFinished(status="error"))
             raise
         finally:
             self.close()

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import LadderError
 from engine.runs.config import Config
-from engine.runs.events import Control, EventSink
+from engine.runs.events import (
+    Checkpoint,
+    Control,
+    EventSink,
+    Rollout,
+    RunFinished,
+    RunStarted,
+    Step,
+)
 from engine.runs.rundir import RunDir
 from engine.train.setup import TrainPlan, summary
 
@@ -61,8 +69,8 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         step = int(extra["step"])
         pool.load_state_dict(extra["pool"])
         draw_rng.setstate(_rng_from_json(extra["draw_rng"]))
-    sink.emit("run_started", kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
-              device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step)
+    sink.emit(RunStarted(kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
+              device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step))
 
     saved = step  # the step of the newest checkpoint on disk
 
@@ -71,7 +79,7 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         saved = at
         with run.new_checkpoint(at) as folder:
             trainer.save(folder, {"step": at, "pool": pool.state_dict(), "draw_rng": list(draw_rng.getstate())})
-        sink.emit("checkpoint", step=at, path=str(run.checkpoints / f"step-{at}"))
+        sink.emit(Checkpoint(step=at, path=str(run.checkpoints / f"step-{at}")))
 
     def evaluate(at: int) -> None:
         if eval_problems:
@@ -93,10 +101,10 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         step += 1
         for r in stats.rollouts:
             pool.record(r.variant, r.ok)
-            sink.emit("rollout", variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
-                      answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason, advantage=round(r.advantage, 4))
+            sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
+                      answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason, advantage=round(r.advantage, 4)))
         last = stats.event_fields()
-        sink.emit("step", step=step, **last)
+        sink.emit(Step(step=step, **last))
         if on_step is not None:
             on_step(step, total, stats)
         if step % max(cfg.grpo.checkpoint_every, 1) == 0 or step == total or control.stopped:
@@ -109,7 +117,7 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         evaluate(step)
         _write_gguf(run, cfg, model_dir, sink)
     result = summary(run, status, step, last)
-    sink.emit("run_finished", **result)
+    sink.emit(RunFinished(**result))
     return result
 
 

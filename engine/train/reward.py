@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.runs.config import Config
+from engine.verify.judge import Judgement, Task, judge_many
 
 
 @dataclass
@@ -26,50 +27,19 @@ class RewardResult:
     reason: str  # the verifier's reason, or why nothing was verified
 
 
-def _parse_answer(completion: str) -> tuple[str | None, str | None]:
-    """(answer, None) for a parseable tagged answer, else (answer or None, reason it scores 0)."""
-    from engine.verify.answer import extract
-    from engine.verify.parse import ParseError, parse
-
-    answer = extract(completion)
-    if answer is None:
-        return None, "no answer in <answer> tags"
-    try:
-        parse(answer)
-    except ParseError as e:
-        return answer, f"unparseable answer: {e}"
-    return answer, None
+def reward_of(judgement: Judgement, cfg: Config) -> RewardResult:
+    """The reward a judgement earns (see the module docstring)."""
+    reward = (cfg.sample.format_reward if judgement.parsed else 0.0) + (1.0 if judgement.ok else 0.0)
+    return RewardResult(reward, judgement.ok, judgement.answer, judgement.reason)
 
 
 def score(integrand: str, completion: str, cfg: Config | None = None) -> RewardResult:
     """Score one completion of the solve prompt for `integrand`."""
-    from engine.verify.verifier import verify
-
-    cfg = cfg or Config()
-    answer, problem = _parse_answer(completion)
-    if problem is not None:
-        return RewardResult(0.0, False, answer, problem)
-    verdict = verify(integrand, answer, cfg=cfg.verify)
-    return RewardResult(cfg.sample.format_reward + (1.0 if verdict.ok else 0.0), verdict.ok, answer, verdict.reason)
+    return score_many([(integrand, completion)], cfg)[0]
 
 
 def score_many(items: list[tuple[str, str]], cfg: Config | None = None) -> list[RewardResult]:
-    """Score (integrand, completion) pairs, in order; the parseable ones are verified in parallel
-    by the verifier's worker pool (`engine.verify.verifier.verify_many`)."""
-    from engine.verify.verifier import verify_many
-
+    """Score (integrand, completion) pairs, in order; answers are verified in parallel by `judge_many`."""
     cfg = cfg or Config()
-    results: list[RewardResult | None] = [None] * len(items)
-    todo: list[tuple[int, str, str]] = []  # (position, integrand, answer)
-    for i, (integrand, completion) in enumerate(items):
-        answer, problem = _parse_answer(completion)
-        if problem is not None:
-            results[i] = RewardResult(0.0, False, answer, problem)
-        else:
-            todo.append((i, integrand, answer))
-    verdicts = verify_many([(f, a) for _, f, a in todo], cfg=cfg.verify) if todo else []
-    for (i, _, answer), verdict in zip(todo, verdicts):
-        results[i] = RewardResult(
-            cfg.sample.format_reward + (1.0 if verdict.ok else 0.0), verdict.ok, answer, verdict.reason
-        )
-    return results  # type: ignore[return-value]  # every slot is filled above
+    judgements = judge_many([Task(integrand, completion) for integrand, completion in items], cfg.verify)
+    return [reward_of(j, cfg) for j in judgements]

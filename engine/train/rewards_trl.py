@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.runs.config import Config
-from engine.runs.events import EventSink
+from engine.runs.events import EventSink, Rollout
 
 DATA_SOURCE = "ladder/integration"
 
@@ -86,10 +86,8 @@ class VerifierReward:
             for i, (f, text, r) in enumerate(zip(integrand, texts, results)):
                 if i >= self.max_events:
                     break
-                self.sink.emit(
-                    "rollout", variant=variant[i] if variant else None, integrand=f, step=step,
-                    completion=text, answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason,
-                )
+                self.sink.emit(Rollout(variant=variant[i] if variant else None, integrand=f, step=step,
+                    completion=text, answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason,))
         return [float(r.reward) for r in results]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import LadderError
 from engine.problems import Problem, load_problems
 from engine.runs.config import Config
-from engine.runs.events import Control, EventSink
+from engine.runs.events import Control, EventSink, VariantAdded
 from engine.runs.rundir import RunDir, atomic_write_json
 
 TRAIN_FILE = "train.json"
@@ -79,7 +79,7 @@ def build_pool_nodes(
     if not variants:
         nodes = [root_node(p) for p in indefinite]
         for n in nodes:
-            sink.emit("variant", **n)
+            sink.emit(VariantAdded(**n))
         return nodes
     from engine.variants.tree import build_tree
 

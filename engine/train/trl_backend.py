@@ -54,7 +54,16 @@ from transformers import TrainerCallback
 from engine.errors import LadderError
 from engine.inference.device import pick_device, pick_dtype
 from engine.runs.config import Config
-from engine.runs.events import Control, EventSink, null_sink
+from engine.runs.events import (
+    Checkpoint,
+    Control,
+    Error,
+    EventSink,
+    RunFinished,
+    RunStarted,
+    Step,
+    null_sink,
+)
 from engine.runs.rundir import RunDir
 from engine.train.setup import summary
 
@@ -168,14 +177,12 @@ def train(
         raise LadderError(f"{checkpoint} was written by the hf backend; resume it with --backend hf")
     start_step = _checkpoint_step(checkpoint)
 
-    events.emit(
-        "run_started", kind="train", backend="trl", config=cfg.to_dict(), model=cfg.model,
+    events.emit(RunStarted(kind="train", backend="trl", config=cfg.to_dict(), model=cfg.model,
         device=device, total_steps=steps, processes=state.num_processes, pool=len(rows),
-        resumed_from=start_step,
-    )
+        resumed_from=start_step,))
     if start_step >= steps:
         result = summary(run, "done", start_step, {})
-        events.emit("run_finished", **result)
+        events.emit(RunFinished(**result))
         return result
 
     reward = VerifierReward(_share_cores(cfg), sink=events, max_events=cfg.trl.rollout_events)
@@ -198,14 +205,14 @@ def train(
     except LadderError:
         raise
     except Exception as e:
-        events.emit("error", message=f"{type(e).__name__}: {e}")
-        events.emit("run_finished", status="error", steps=trainer.state.global_step)
+        events.emit(Error(message=f"{type(e).__name__}: {e}"))
+        events.emit(RunFinished(status="error", steps=trainer.state.global_step))
         raise
     result = summary(run, "stopped" if control.stopped else "done", trainer.state.global_step,
                      {"reward_mean": watcher.last_reward, "accuracy": watcher.last_accuracy})
     if main:
         shutil.rmtree(run.path / WORK_DIR, ignore_errors=True)
-    events.emit("run_finished", **result)
+    events.emit(RunFinished(**result))
     return result
 
 
@@ -264,13 +271,13 @@ class _EventCallback(TrainerCallback):
         self.last_reward = logs.get("reward")
         self.last_accuracy = logs.get("accuracy")
         tokens = (logs.get("completions/mean_length") or 0.0) * self.completions_per_step
-        self.sink.emit(
-            "step", step=state.global_step, reward_mean=logs.get("reward"),
+        self.sink.emit(Step(
+            step=state.global_step, reward_mean=logs.get("reward"),
             reward_std=logs.get("reward_std"), accuracy=logs.get("accuracy"), kl=logs.get("kl"),
             loss=logs.get("loss"), grad_norm=logs.get("grad_norm"), entropy=logs.get("entropy"),
             tokens_per_s=round(tokens / seconds, 2) if seconds > 0 else None,
             seconds=round(seconds, 3), verify_s=round(verify_s, 3),
-        )
+        ))
         if self.state.is_main_process:
             print(
                 f"step {state.global_step}/{state.max_steps}  reward {_fmt(logs.get('reward'))}"
@@ -296,8 +303,8 @@ class _EventCallback(TrainerCallback):
                 for item in source.iterdir():
                     shutil.move(str(item), tmp / item.name)
             shutil.rmtree(source, ignore_errors=True)
-            self.sink.emit("checkpoint", step=state.global_step,
-                           path=str(self.run.checkpoints / f"step-{state.global_step}"))
+            self.sink.emit(Checkpoint(step=state.global_step,
+                           path=str(self.run.checkpoints / f"step-{state.global_step}")))
         self.state.wait_for_everyone()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.problems import Problem
 from engine.runs.config import Config
-from engine.runs.events import Control, EventSink
+from engine.runs.events import Control, EventSink, Rollout, Solved, Step
 from engine.train.reward import score_many
 
 
@@ -54,17 +54,18 @@ def ttrl_problem(trainer: Any, problem: Problem, cfg: Config, steps: int, *, sin
             step += 1
             for r in stats.rollouts:
                 pool.record(r.variant, r.ok)
-                sink.emit("rollout", variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
-                          answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason)
+                sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
+                                  answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason,
+                                  advantage=round(r.advantage, 4), problem=problem.id))
                 if r.ok and r.variant == root and answer is None:
                     answer = r.answer
-            sink.emit("step", step=step, problem=problem.id, **stats.event_fields())
+            sink.emit(Step(step=step, problem=problem.id, **stats.event_fields()))
             if answer is None:
                 answer = solved_by(trainer.sample(test, cfg.ttrl.test_samples, cfg.sample.temperature))
         record["steps_run"] = step
         if answer is not None:
             record.update(solved=True, step=step, answer=answer)
-            sink.emit("solved", problem=problem.id, integrand=problem.integrand, answer=answer, step=step)
+            sink.emit(Solved(problem=problem.id, integrand=problem.integrand, answer=answer, step=step))
         greedy = trainer.sample(test, 1, 0.0)[0]
         g = score_many([(problem.integrand, greedy)], cfg)[0]
         record.update(greedy_answer=g.answer, greedy_ok=g.ok)

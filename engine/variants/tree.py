@@ -42,7 +42,7 @@ from engine.errors import LadderError
 from engine.inference import prompts
 from engine.inference.base import Backend, GenerationParams
 from engine.runs.config import VariantConfig
-from engine.runs.events import Control, EventSink
+from engine.runs.events import Control, EventSink, VariantAdded
 from engine.variants import symbolic
 from engine.verify.parse import ParseError, parse_integrand
 
@@ -459,7 +459,7 @@ def build_tree_stats(
     root = Node(root_id or _root_id(text), None, 0, "root", "user", text)
     nodes, exprs = [root], {root.id: root_expr}
     if sink is not None:
-        sink.emit("variant", **root.event_fields())
+        sink.emit(VariantAdded(**root.event_fields()))
     llm = _LLMGenerator(backend, cfg, rng, control) if use_llm else None
     children: dict[str, int] = {}
 
@@ -533,7 +533,7 @@ def build_tree_stats(
                 exprs[node.id] = prop.expr
                 new_level.append(node)
                 if sink is not None:
-                    sink.emit("variant", **node.event_fields())
+                    sink.emit(VariantAdded(**node.event_fields()))
         for queue in queues.values():
             for prop in queue:
                 stats.count(prop.source, "unused")

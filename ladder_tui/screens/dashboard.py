@@ -16,7 +16,8 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
@@ -48,6 +49,14 @@ class DashboardScreen(Screen):
         Binding("slash", "filter", "Filter log"),
         Binding("escape", "focus_tree", "Tree", show=False),
     ]
+
+    class Watch(Message):
+        """Show a run: start the engine `argv` and follow it live, or (argv None) replay the run's
+        events.jsonl and, with `follow`, keep up with it while it is still being written."""
+
+        def __init__(self, run_dir: Path | None, argv: list[str] | None = None, follow: bool = True) -> None:
+            super().__init__()
+            self.run_dir, self.argv, self.follow = run_dir, argv, follow
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -110,6 +119,13 @@ class DashboardScreen(Screen):
         self.query_one("#run-error", Static).update("")
         self.remove_class("-crashed")
         self.query_one(RunHeader).show(self.state)
+
+    @on(Watch)
+    def _watch(self, message: Watch) -> None:
+        if message.argv is not None:
+            self.start_engine(message.argv, message.run_dir)
+        elif message.run_dir is not None:
+            self.replay(message.run_dir, follow=message.follow)
 
     def start_engine(self, argv: list[str], run_dir: Path | None) -> None:
         """Run an engine child and show its events live."""
@@ -206,8 +222,8 @@ class DashboardScreen(Screen):
             self.query_one("#run-error", Static).update("✗ " + changes.errors[-1])
             self.notify(changes.errors[-1].splitlines()[0], title="engine error", severity="error")
         for log in changes.logs:
-            if log.get("level") in ("solved", "warning"):
-                self.notify(str(log.get("message")), severity="warning" if log["level"] == "warning" else "information")
+            if log.level in ("solved", "warning"):
+                self.notify(log.message, severity="warning" if log.level == "warning" else "information")
 
     @on(Tree.NodeHighlighted, "#variant-tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:

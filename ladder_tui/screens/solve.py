@@ -8,7 +8,6 @@ under the runs folder so it can be reopened and exported like any run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
+from engine.runs.events import Error, RunFinished, Sample, Token, parse_event
 from ladder_tui.engine_client import EngineProcess, engine_argv
 from ladder_tui.parsing import IntegralText, pretty_integral, split_integral
 from ladder_tui.widgets.answer_card import AnswerCard
@@ -158,6 +158,7 @@ class SolveScreen(Screen):
         self.action_clear()
         self.solving = frame
         self.session_dir = self.app.new_session_dir("solve", frame.integrand)
+        args += ["--out", str(self.session_dir)]  # the engine records the session's events there
         self._first_t = self._last_t = None
         self.query_one("#solve-status", Static).update(f"sampling {samples} answers to ∫ {frame.integrand} dx …")
         self.process = EngineProcess(engine_argv("solve", *args, engine_cmd=self.app.engine_cmd), self._receive)
@@ -173,28 +174,22 @@ class SolveScreen(Screen):
             return
         events, self._buffer = self._buffer, []
         answers = self.query_one("#answers", VerticalScroll)
-        if self.session_dir is not None:
-            # Token events are only the stream; the sample event carries the whole completion.
-            with open(self.session_dir / "events.jsonl", "a", encoding="utf-8") as f:
-                for e in events:
-                    if e.get("type") != "token":
-                        f.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
-        for event in events:
-            kind = event.get("type")
-            if isinstance(event.get("t"), (int, float)):
-                self._first_t = event["t"] if self._first_t is None else self._first_t
-                self._last_t = event["t"]
-            if kind == "token":
-                self._card(int(event.get("sample") or 0), answers).add_tokens(str(event.get("text", "")))
-            elif kind == "sample":
-                self.samples.append(event)
-                self._card(int(event.get("index") or 0), answers).set_result(event)
-            elif kind == "error":
-                self.query_one("#solve-status", Static).update(f"✗ engine error: {event.get('message')}")
-                self.add_class("-crashed")
-                self.notify(str(event.get("message")).splitlines()[0], title="engine error", severity="error")
-            elif kind == "run_finished" and event.get("status") != "error":
-                self._finished()
+        for event in filter(None, map(parse_event, events)):
+            if event.t:
+                self._first_t = event.t if self._first_t is None else self._first_t
+                self._last_t = event.t
+            match event:
+                case Token():
+                    self._card(event.sample, answers).add_tokens(event.text)
+                case Sample():
+                    self.samples.append(event)
+                    self._card(event.index, answers).set_result(event)
+                case Error():
+                    self.query_one("#solve-status", Static).update(f"✗ engine error: {event.message}")
+                    self.add_class("-crashed")
+                    self.notify(event.message.splitlines()[0], title="engine error", severity="error")
+                case RunFinished() if event.status != "error":
+                    self._finished()
         answers.scroll_end(animate=False)
 
     def _receive(self, event: dict[str, Any]) -> None:
@@ -212,7 +207,7 @@ class SolveScreen(Screen):
         return self._cards[index]
 
     def _finished(self) -> None:
-        ok = sum(bool(s.get("ok")) for s in self.samples)
+        ok = sum(s.ok for s in self.samples)
         elapsed = (self._last_t or 0.0) - (self._first_t or 0.0)
         hint = "" if ok else " · Ctrl+T runs test-time RL on it"
         self.query_one("#solve-status", Static).update(
@@ -234,7 +229,7 @@ class SolveScreen(Screen):
         if frame is None:
             self.notify("type an integral first", severity="warning")
             return
-        if any(s.get("ok") for s in self.samples):
+        if any(s.ok for s in self.samples):
             self.notify("already verified: no need for test-time RL", severity="information")
             return
         self.app.start_ttrl(frame.integrand)

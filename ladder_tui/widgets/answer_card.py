@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from engine.runs.events import Sample
 from ladder_tui.state import printable
 
-DETAIL_FIELDS = ("points", "max_error", "max_rel_error", "checked", "method")  # shown when the engine sends them
 MAX_STREAM_CHARS = 4000
 
 
@@ -35,24 +33,23 @@ class AnswerCard(Vertical):
         self.text = (self.text + printable(text))[-MAX_STREAM_CHARS:]
         self._stream.update(escape(self.text.strip()))
 
-    def set_result(self, sample: dict[str, Any]) -> None:
-        """Show the checked answer; `sample` is the engine's `sample` event."""
-        if sample.get("completion"):
-            self.text = printable(sample["completion"])[-MAX_STREAM_CHARS:]
+    def set_result(self, sample: Sample) -> None:
+        """Show the checked answer of the engine's `sample` event."""
+        if sample.completion:
+            self.text = printable(sample.completion)[-MAX_STREAM_CHARS:]
             self._stream.update(escape(self.text.strip()))
-        ok = bool(sample.get("ok"))
-        answer = sample.get("answer")
+        ok = sample.ok
         verdict = "[b]✓ verified[/b]" if ok else "[b]✗ rejected[/b]"
+        answer = sample.answer
         lines = [f"answer: [b]{escape(printable(answer)) if answer else '(no answer in tags)'}[/b]",
-                 f"{verdict}  {escape(printable(sample.get('reason') or ''))}"]
-        details = [f"{k.replace('_', ' ')} {escape(str(sample[k]))}" for k in DETAIL_FIELDS if k in sample]
+                 f"{verdict}  {escape(printable(sample.reason))}"]
         timing = []
-        if isinstance(sample.get("seconds"), (int, float)):
-            timing.append(f"{sample['seconds']:.1f} s")
-        if sample.get("tokens"):
-            timing.append(f"{sample['tokens']} tokens")
-        if details or timing:
-            lines.append("[dim]" + " · ".join(details + timing) + "[/dim]")
+        if sample.seconds is not None:
+            timing.append(f"{sample.seconds:.1f} s")
+        if sample.tokens:
+            timing.append(f"{sample.tokens} tokens")
+        if timing:
+            lines.append("[dim]" + " · ".join(timing) + "[/dim]")
         self._verdict.update("\n".join(lines))
         self.remove_class("-pending")
         self.add_class("-ok" if ok else "-bad")

@@ -9,6 +9,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from engine.runs.events import Step
+
 
 def _num(value: Any, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "–"
@@ -44,23 +46,23 @@ class Curves(Vertical):
     def on_mount(self) -> None:
         self.show([])
 
-    def show(self, steps: list[dict[str, Any]]) -> None:
+    def show(self, steps: list[Step]) -> None:
         plot = self.query_one(CachedPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title("reward · accuracy per step")
-        xs = [int(s.get("step", i + 1)) for i, s in enumerate(steps)]
+        xs = [s.step or i + 1 for i, s in enumerate(steps)]
         if steps:
-            plt.plot(xs, [float(s.get("reward_mean") or 0) for s in steps], label="reward", marker="braille")
-            plt.plot(xs, [float(s.get("accuracy") or 0) for s in steps], label="accuracy", marker="braille")
+            plt.plot(xs, [s.reward_mean or 0.0 for s in steps], label="reward", marker="braille")
+            plt.plot(xs, [s.accuracy or 0.0 for s in steps], label="accuracy", marker="braille")
         plt.ylim(0, 1.1)
         plot.version += 1
         plot.refresh()
         if steps:
             last = steps[-1]
             self.query_one("#curves-stats", Static).update(layout=False, content=
-                f"step {last.get('step')}  reward {_num(last.get('reward_mean'), '.3f')}"
-                f"  acc {_num(last.get('accuracy'), '.2f')}  KL {_num(last.get('kl'), '.4f')}"
-                f"  loss {_num(last.get('loss'), '.4f')}  {_num(last.get('tokens_per_s'), '.1f')} tok/s",
+                f"step {last.step}  reward {_num(last.reward_mean, '.3f')}"
+                f"  acc {_num(last.accuracy, '.2f')}  KL {_num(last.kl, '.4f')}"
+                f"  loss {_num(last.loss, '.4f')}  {_num(last.tokens_per_s, '.1f')} tok/s",
             )

@@ -28,11 +28,10 @@ class RolloutView(VerticalScroll):
             "",
         ]
         for r in reversed(v.rollouts):
-            mark = "[$success]✓[/]" if r.get("ok") else "[$error]✗[/]"
-            lines.append(f"{mark} step {r.get('step', '?')}  {escape(printable(r.get('answer')))}  "
-                         f"r={float(r.get('reward') or 0):.2f}")
-            if not r.get("ok") and r.get("reason"):
-                lines.append(f"   [dim]{escape(printable(r.get('reason')))}[/dim]")
+            mark = "[$success]✓[/]" if r.ok else "[$error]✗[/]"
+            lines.append(f"{mark} step {r.step}  {escape(printable(r.answer))}  r={r.reward:.2f}")
+            if not r.ok and r.reason:
+                lines.append(f"   [dim]{escape(printable(r.reason))}[/dim]")
         if not v.rollouts:
             lines.append("[dim]no rollouts yet[/dim]")
         self.query_one("#rollout-text", Static).update("\n".join(lines))

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
+from engine.runs.events import Rollout
 from ladder_tui.state import printable
 
 MAX_ROWS = 60  # a bounded table keeps redraws cheap during bursts
@@ -27,7 +28,7 @@ class VerificationLog(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[Rollout] = []
         self._filter = ""
 
     def compose(self) -> ComposeResult:
@@ -36,7 +37,7 @@ class VerificationLog(Vertical):
         table.add_columns("step", "variant", "answer", "verdict", "reward")
         yield table
 
-    def show(self, rollouts: Iterable[dict[str, Any]]) -> None:
+    def show(self, rollouts: Iterable[Rollout]) -> None:
         """Redraw from the run's recent rollouts (oldest first, as the state keeps them)."""
         self._rows = list(rollouts)
         self._redraw()
@@ -51,9 +52,8 @@ class VerificationLog(Vertical):
         table.clear()
         shown = 0
         for r in reversed(self._rows):
-            verdict = "✓ ok" if r.get("ok") else f"✗ {r.get('reason') or 'wrong'}"
-            cells = (str(r.get("step", "")), _cut(r.get("variant"), 12), _cut(r.get("answer")), _cut(verdict),
-                     f"{float(r.get('reward') or 0):.2f}")
+            verdict = "✓ ok" if r.ok else f"✗ {r.reason or 'wrong'}"
+            cells = (str(r.step), _cut(r.variant, 12), _cut(r.answer), _cut(verdict), f"{r.reward:.2f}")
             if self._filter and self._filter not in " ".join(cells).lower():
                 continue
             # Text cells skip the markup parse a str cell costs (and model output is not markup).
