@@ -1,0 +1,1 @@
+"""Run state: the config, the typed events and the run directories."""
