@@ -33,7 +33,9 @@ from common import RESULTS, write_result  # noqa: E402
 
 from engine.runs.config import Config, VariantConfig  # noqa: E402
 from engine.runs.events import Control  # noqa: E402
-from engine.variants.tree import Tree, build_tree_stats, references  # noqa: E402
+from engine.variants.nodes import Tree  # noqa: E402
+from engine.variants.references import references  # noqa: E402
+from engine.variants.tree import build_tree_stats  # noqa: E402
 
 ROOT_PROBLEM = "x**2*exp(x)*sin(x)"
 RESULT_FILE = RESULTS / "variants.json"

@@ -20,15 +20,11 @@ from engine.runs.config import VariantConfig
 from engine.runs.events import EventSink, read_events
 from engine.train.pool import VariantPool
 from engine.variants import symbolic
-from engine.variants.tree import (
-    Node,
-    Registry,
-    build_tree,
-    build_tree_stats,
-    parse_proposal,
-    references,
-    salvage,
-)
+from engine.variants.filters import Registry
+from engine.variants.llm import parse_proposal, salvage
+from engine.variants.nodes import Node
+from engine.variants.references import references
+from engine.variants.tree import build_tree, build_tree_stats
 from engine.verify.parse import parse_integrand
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from engine.errors import LadderError
 from engine.runs.events import RunFinished, RunStarted
 
 if TYPE_CHECKING:
-    from engine.variants.tree import Tree
+    from engine.variants.nodes import Tree
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

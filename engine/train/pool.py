@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.errors import LadderError
 from engine.runs.config import VariantConfig
-from engine.variants.tree import Node
+from engine.variants.nodes import Node
 
 
 @dataclass

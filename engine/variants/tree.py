@@ -22,306 +22,28 @@ at the edge of the model's ability.
 
 from __future__ import annotations
 
-import cmath
-import dataclasses
 import hashlib
 import json
 import math
 import random
-import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from engine.errors import LadderError
-from engine.inference import prompts
-from engine.inference.base import Backend, GenerationParams
+from engine.inference.base import Backend
 from engine.runs.config import VariantConfig
 from engine.runs.events import Control, EventSink, VariantAdded
 from engine.variants import symbolic
+from engine.variants.filters import Registry, integrand_text, round_trips
+from engine.variants.llm import LLMGenerator, parse_proposal
+from engine.variants.nodes import Node, Tree, TreeStats
+from engine.variants.references import attach_references
 from engine.verify.parse import ParseError, parse_integrand
 
-
-@dataclass
-class Node:
-    """One variant. `integrand` is a canonical string `engine.verify.parse.parse` reads back to the same
-    expression; `reference` is a sympy antiderivative for statistics only, never the reward."""
-
-    id: str
-    parent: str | None
-    depth: int
-    kind: str  # root | easier | equivalent
-    source: str  # user | llm | symbolic
-    integrand: str
-    reference: str | None = None
-    via: str = ""  # the symbolic operator, or "llm:<temperature>"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, row: Mapping[str, Any]) -> "Node":
-        """A node from a tree.jsonl line, or a root from a problem line (id and integrand only)."""
-        depth = int(row.get("depth") or 0)
-        return cls(id=str(row["id"]), parent=row.get("parent"), depth=depth,
-                   kind=str(row.get("kind") or ("root" if depth == 0 else "easier")),
-                   source=str(row.get("source") or "user"), integrand=str(row["integrand"]),
-                   reference=row.get("reference"), via=str(row.get("via") or ""))
-
-    def event_fields(self) -> dict[str, Any]:
-        """The fields of the `variant` event (engine/runs/events.py)."""
-        return {k: getattr(self, k) for k in ("id", "parent", "depth", "kind", "source", "integrand")}
-
-
-# Why a proposal was not added, in the order the checks run.
-OUTCOMES = ("accepted", "unparsable", "too_big", "no_x", "excluded", "duplicate", "unused")
-
-
-@dataclass
-class SourceStats:
-    """What happened to one generator's proposals. `unused` ones were valid and new but the
-    count limit was reached first."""
-
-    proposals: int = 0
-    outcomes: dict[str, int] = field(default_factory=lambda: {o: 0 for o in OUTCOMES})
-    seconds: float = 0.0
-    prompts: int = 0
-
-    def share(self, *outcomes: str) -> float:
-        return sum(self.outcomes[o] for o in outcomes) / self.proposals if self.proposals else 0.0
-
-
-@dataclass
-class TreeStats:
-    """Per-level counts and the fate of the proposals of each source."""
-
-    per_level: dict[int, int] = field(default_factory=dict)
-    sources: dict[str, SourceStats] = field(default_factory=lambda: {"llm": SourceStats(), "symbolic": SourceStats()})
-    seconds: float = 0.0
-    llm_out_of_time: bool = False  # the LLM budget (cfg.llm_budget_s) ran out; symbolic filled the rest
-    llm_dropped: bool = False  # no parseable variant in the first cfg.llm_probe_prompts prompts
-
-    def count(self, source: str, outcome: str, delta: int = 1) -> None:
-        self.sources[source].outcomes[outcome] += delta
-
-    def summary(self) -> dict[str, Any]:
-        """Flat numbers for JSON output and benchmarks: shares are over all proposals of a source."""
-        out: dict[str, Any] = {"per_level": {str(k): v for k, v in sorted(self.per_level.items())},
-                               "seconds": round(self.seconds, 3), "llm_out_of_time": self.llm_out_of_time,
-                               "llm_dropped": self.llm_dropped}
-        for name, s in self.sources.items():
-            if not s.proposals:
-                continue
-            out[name] = {
-                "proposals": s.proposals,
-                "parsed": round(1 - s.share("unparsable"), 4),
-                "valid": round(s.share("accepted", "unused"), 4),
-                "duplicate": round(s.share("duplicate"), 4),
-                "dropped": round(s.share("unparsable", "too_big", "no_x", "excluded"), 4),
-                "outcomes": dict(s.outcomes),
-                "prompts": s.prompts,
-                "seconds": round(s.seconds, 3),
-            }
-        return out
-
-
-@dataclass
-class Tree:
-    """`build_tree_stats`'s result: the nodes, root first, and the statistics."""
-
-    nodes: list[Node]
-    stats: TreeStats
-
-
-# --- salvaging model output ----------------------------------------------------------------------
-
-_TAGS = re.compile(r"</?\s*(?:answer|variants?|think)\s*>", re.I)
-_BULLET = re.compile(r"^\s*(?:\(?\d{1,3}\s*[.):\]]|[-*•]\s+|#+\s*)\s*")
-_WRAPPER = re.compile(r"\b(?:integrate|Integral|int)\s*\(", re.I)
-_INTEGRAL_SIGN = re.compile(r"\\int(?:_\{?[^\s{}]*\}?\^?\{?[^\s{}]*\}?)?|∫")
-_DX = re.compile(r"(?:(?:\\[,;! ]|\s)*\\?(?:mathrm\{d\}|d)\s*x|(?:\\[,;! ]|\s)+d[a-wyz])\s*[.,;]?\s*$")
-_HALF_TAIL = re.compile(r"[\s+\-*/^,(]+$")
-
-
-def _unwrap_call(text: str) -> str:
-    """integrate(f, x) / Integral(f, (x, 0, 1)) -> f: the first argument at depth 0."""
-    m = _WRAPPER.search(text)
-    if not m:
-        return text
-    depth, start = 0, m.end()
-    for i in range(start, len(text)):
-        ch = text[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            if depth == 0:
-                return text[start:i]
-            depth -= 1
-        elif ch == "," and depth == 0:
-            return text[start:i]
-    return text[start:]
-
-
-def _close_half(text: str) -> str:
-    """A half-written expression: drop a dangling operator, close open parentheses."""
-    text = _HALF_TAIL.sub("", text)
-    opened = text.count("(") - text.count(")")
-    return text + ")" * opened if opened > 0 else text
-
-
-def salvage(text: str) -> list[str]:
-    """Cut candidate expressions out of one model completion: one per line (or `;`), with
-    numbering, labels, backticks, `∫ … dx`, `integrate(…)` wrappers and dangling tails removed.
-    The pieces are still untrusted text: they go to `engine.verify.parse` next."""
-    out = []
-    for line in re.split(r"[\n;]+", _TAGS.sub("\n", text)):
-        line = _BULLET.sub("", line.strip().strip("`"))
-        # "Variant 2: …", "**Easier:** …": the expression follows the last colon; a line ending
-        # in a colon is a heading.
-        line = line.rsplit(":", 1)[-1].lstrip("* ").strip().strip("`").strip()
-        if not line or not re.search(r"[x\d(]", line):
-            continue  # headings and chatter, not proposals
-        line = _unwrap_call(line)
-        line = _INTEGRAL_SIGN.sub("", line)
-        line = _DX.sub("", line.strip().rstrip("$").rstrip()).strip()
-        line = _close_half(line.strip().strip("$").strip())
-        if line:
-            out.append(line)
-    return out
-
-
-# A lone one-letter variable other than x (and the constants e, E, I): "t**2*exp(t)", "u*sin(u)".
-_OTHER_VARIABLE = re.compile(r"(?<![A-Za-z_])([a-df-hj-wyzA-DF-HJ-Z])(?![A-Za-z_(])")
-
-
-def parse_proposal(text: str) -> sp.Expr | None:
-    """The expression in `text`, or None. Tries the whole text, the text with a lone other
-    variable renamed to x ("t**2*exp(t)"), then its longest prefix that parses (prose after the
-    expression: "x*exp(x)  (drop the square)")."""
-    try:
-        return parse_integrand(text)
-    except ParseError:
-        pass
-    if len(set(_OTHER_VARIABLE.findall(text))) == 1 and not re.search(r"(?<![A-Za-z_])x(?![A-Za-z_])", text):
-        try:
-            return parse_integrand(_OTHER_VARIABLE.sub("x", text))
-        except ParseError:
-            pass
-    words = text.split()
-    for end in range(len(words) - 1, 0, -1):
-        try:
-            return parse_integrand(_close_half(" ".join(words[:end])))
-        except ParseError:
-            continue
-    return None
-
-
-# --- filtering ----------------------------------------------------------------------------------
-
-class Registry:
-    """The keys already in the tree, the evaluation problems to keep out, and the checks."""
-
-    def __init__(self, cfg: VariantConfig, exclude: Iterable[str] = ()):
-        self.cfg = cfg
-        self.seen: set[sp.Expr] = set()
-        self.exclude_keys: set[sp.Expr] = set()
-        self.exclude_values: list[list[complex]] = []
-        for text in exclude:
-            try:
-                expr = symbolic.canonical(parse_integrand(text), cfg.max_exponent)
-            except (ParseError, symbolic.TooBig):
-                continue  # an evaluation problem we cannot read cannot be matched either
-            self.exclude_keys.add(symbolic.key(expr))
-            if (values := _values(expr)) is not None:
-                self.exclude_values.append(values)
-
-    def screen(self, expr: sp.Expr | None) -> tuple[str, sp.Expr | None]:
-        """(outcome, canonical expression) for a parsed proposal (None: it did not parse).
-        An "accepted" expression is new; it is not yet added (see `add`)."""
-        if expr is None:
-            return "unparsable", None
-        try:
-            expr = symbolic.canonical(expr, self.cfg.max_exponent)
-        except symbolic.TooBig:
-            return "too_big", None
-        x = symbolic.the_x(expr)
-        if x is None:
-            return "no_x", None
-        if not symbolic.valid_variant(expr, x, self.cfg.max_nodes):
-            return "too_big", None
-        k = symbolic.key(expr)
-        if k in self.seen:
-            return "duplicate", expr
-        if k in self.exclude_keys or self._equals_excluded(expr):
-            return "excluded", expr
-        return "accepted", expr
-
-    def add(self, expr: sp.Expr) -> bool:
-        """Record `expr` as in the tree; False if its key is already there."""
-        k = symbolic.key(expr)
-        if k in self.seen:
-            return False
-        self.seen.add(k)
-        return True
-
-    def _equals_excluded(self, expr: sp.Expr) -> bool:
-        """Numerically equal to an evaluation problem up to a constant factor (rewritten forms
-        such as 2*sin(x)*cos(x) for sin(2*x) would leak the problem otherwise)."""
-        if not self.exclude_values or (values := _values(expr)) is None:
-            return False
-        return any(_proportional(values, ex) for ex in self.exclude_values)
-
-
-# Points where variants are compared numerically; irrational so that no simple pole lands on one.
-_POINTS = (0.3183098861837907, 1.4142135623730951, 2.718281828459045, -0.6931471805599453)
-
-
-def _values(expr: sp.Expr) -> list[complex] | None:
-    x = symbolic.the_x(expr)
-    if x is None:
-        return None
-    try:
-        f = sp.lambdify(x, expr, modules="numpy")
-        with np.errstate(all="ignore"):  # overflow and poles give inf/nan, rejected below
-            return [complex(f(np.complex128(p))) for p in _POINTS]
-    except (ArithmeticError, ValueError, TypeError, NameError, KeyError):
-        return None
-
-
-def _proportional(a: list[complex], b: list[complex]) -> bool:
-    ratios = []
-    for u, v in zip(a, b):
-        if not (cmath.isfinite(u) and cmath.isfinite(v)):
-            return False
-        if abs(v) < 1e-12:
-            if abs(u) > 1e-12:
-                return False
-            continue
-        ratios.append(u / v)
-    return bool(ratios) and all(abs(r - ratios[0]) <= 1e-9 * max(1.0, abs(ratios[0])) for r in ratios)
-
-
-def _integrand_text(expr: sp.Expr) -> str:
-    """sympy's string of a canonical expression, in the syntax engine.verify.parse reads."""
-    return sp.sstr(expr)
-
-
-def _round_trips(expr: sp.Expr, max_exponent: int) -> bool:
-    """True if the node's string parses back (through engine.verify.parse) to the same key, so every
-    consumer of tree.jsonl reads the variant that was generated."""
-    try:
-        back = symbolic.canonical(parse_integrand(_integrand_text(expr)), max_exponent)
-    except (ParseError, symbolic.TooBig):
-        return False
-    return symbolic.key(back) == symbolic.key(expr)
-
-
-# --- generation ---------------------------------------------------------------------------------
 
 @dataclass
 class _Proposal:
@@ -329,59 +51,6 @@ class _Proposal:
     kind: str
     source: str
     via: str
-
-
-class _LLMGenerator:
-    """Batched LLM proposals for a level's parents, following the paper's recipe."""
-
-    def __init__(self, backend: Backend, cfg: VariantConfig, rng: random.Random, control: Control | None = None):
-        self.backend, self.cfg, self.rng, self.control = backend, cfg, rng, control
-        self.deadline = time.perf_counter() + cfg.llm_budget_s if cfg.llm_budget_s > 0 else math.inf
-        self.turn = 0  # rotates personas and temperatures over the whole tree
-
-    @property
-    def out_of_time(self) -> bool:
-        return time.perf_counter() > self.deadline
-
-    def unproductive(self, stats: TreeStats) -> bool:
-        """Probed long enough and nothing it wrote even parsed as an integrand."""
-        s = stats.sources["llm"]
-        garbage = sum(s.outcomes[o] for o in ("unparsable", "too_big", "no_x"))
-        return s.prompts >= self.cfg.llm_probe_prompts and garbage == s.proposals
-
-    def propose(self, parents: list[Node], stats: TreeStats,
-                examples: dict[str, dict[str, list[str]]]) -> dict[str, list[tuple[str, str, str]]]:
-        """For each parent id: (text line, kind, via) for every line of its completion.
-        `examples[parent id][kind]`: symbolic variants of that parent shown as the worked turn."""
-        by_temp: dict[float, list[tuple[Node, str, list[dict[str, str]]]]] = {}
-        for parent in parents:
-            kind = "easier" if self.rng.random() < self.cfg.easier_share else "equivalent"
-            shown = examples.get(parent.id, {}).get(kind, [])[: self.cfg.prompt_examples]
-            library = prompts.EASIER_TRANSFORMS if kind == "easier" else prompts.EQUIVALENT_TRANSFORMS
-            k = self.rng.randint(self.cfg.transforms_min, self.cfg.transforms_max)
-            transforms = self.rng.sample(library, min(k, len(library)))
-            persona = prompts.PERSONAS[self.turn % len(prompts.PERSONAS)]
-            temp = self.cfg.temperatures[self.turn % len(self.cfg.temperatures)]
-            self.turn += 1
-            chat = prompts.variant_chat(parent.integrand, kind, transforms, persona, self.cfg.per_node, shown)
-            by_temp.setdefault(temp, []).append((parent, kind, chat))
-        out: dict[str, list[tuple[str, str, str]]] = {p.id: [] for p in parents}
-        t0 = time.perf_counter()
-        for temp, items in by_temp.items():
-            if self.control is not None and self.control.checkpoint():
-                break  # a stop request is obeyed between generate calls, not only between levels
-            if self.out_of_time:
-                stats.llm_out_of_time = True
-                break
-            params = GenerationParams(n=1, temperature=temp, max_tokens=self.cfg.max_tokens,
-                                      stop=(), seed=self.rng.randrange(2**31))
-            samples = self.backend.generate([chat for _, _, chat in items], params)
-            stats.sources["llm"].prompts += len(items)
-            for (parent, kind, _), group in zip(items, samples):
-                for sample in group:
-                    out[parent.id] += [(line, kind, f"llm:{temp:g}") for line in salvage(sample.text)]
-        stats.sources["llm"].seconds += time.perf_counter() - t0
-        return out
 
 
 def _screen(lines: list[tuple[str, str, str]], registry: Registry, stats: TreeStats,
@@ -455,12 +124,12 @@ def build_tree_stats(
     root_expr = parse_root(integrand, cfg)
     x = symbolic.the_x(root_expr)
     registry.add(root_expr)
-    text = _integrand_text(root_expr)
+    text = integrand_text(root_expr)
     root = Node(root_id or _root_id(text), None, 0, "root", "user", text)
     nodes, exprs = [root], {root.id: root_expr}
     if sink is not None:
         sink.emit(VariantAdded(**root.event_fields()))
-    llm = _LLMGenerator(backend, cfg, rng, control) if use_llm else None
+    llm = LLMGenerator(backend, cfg, rng, control) if use_llm else None
     children: dict[str, int] = {}
 
     level, left = [root], n
@@ -496,7 +165,7 @@ def build_tree_stats(
             stats.llm_dropped = True
             llm = None
         if llm is not None and quota > 0:
-            examples = {pid: {kind: [_integrand_text(c.expr) for c in cands if c.kind == kind]
+            examples = {pid: {kind: [integrand_text(c.expr) for c in cands if c.kind == kind]
                               for kind in ("easier", "equivalent")} for pid, cands in sym_cands.items()}
             llm_lines = llm.propose(prompted, stats, examples)
         queues: dict[str, list[_Proposal]] = {}
@@ -519,7 +188,7 @@ def build_tree_stats(
                 if len(new_level) >= quota or not queues[parent.id]:
                     continue
                 prop = queues[parent.id].pop(0)
-                if not _round_trips(prop.expr, cfg.max_exponent):
+                if not round_trips(prop.expr, cfg.max_exponent):
                     stats.count(prop.source, "unparsable")
                     continue
                 if not registry.add(prop.expr):  # taken meanwhile by another parent's proposal
@@ -529,7 +198,7 @@ def build_tree_stats(
                 i = children.get(parent.id, 0)
                 children[parent.id] = i + 1
                 node = Node(f"{parent.id}.{i}", parent.id, depth, prop.kind, prop.source,
-                            _integrand_text(prop.expr), via=prop.via)
+                            integrand_text(prop.expr), via=prop.via)
                 exprs[node.id] = prop.expr
                 new_level.append(node)
                 if sink is not None:
@@ -576,33 +245,6 @@ def build_tree(
     """
     return build_tree_stats(integrand, backend=backend, cfg=cfg, n=n, source=source, exclude=exclude,
                             sink=sink, seed=seed, root_id=root_id, control=control).nodes
-
-
-# --- reference antiderivatives (statistics only) ----------------------------------------------
-
-def sympy_antiderivative(integrand: str) -> str | None:
-    """sympy's antiderivative of `integrand`, or None if it gives up (runs in a pool worker)."""
-    try:
-        expr = parse_integrand(integrand)
-        result = sp.integrate(expr, symbolic.the_x(expr))
-    except Exception:  # noqa: BLE001 - any sympy failure just means "no reference"
-        return None
-    return None if result.has(sp.Integral) else sp.sstr(result)
-
-
-def references(integrands: Sequence[str], timeout_s: float) -> list[str | None]:
-    """sympy's antiderivative of each integrand (None if it fails or takes over `timeout_s`),
-    computed in the verifier's worker pool, whose workers are killed at the timeout."""
-    from engine.verify.pool import Failure, pool
-
-    results = pool().run(sympy_antiderivative, [(text,) for text in integrands], timeout_s)
-    return [None if isinstance(r, Failure) else r for r in results]
-
-
-def attach_references(nodes: list[Node], timeout_s: float) -> None:
-    """Fill `reference` of every node (None where sympy cannot integrate within the timeout)."""
-    for node, ref in zip(nodes, references([n.integrand for n in nodes], timeout_s)):
-        node.reference = ref
 
 
 def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
