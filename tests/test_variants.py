@@ -14,12 +14,11 @@ import pytest
 import sympy as sp
 
 from engine.errors import LadderError
-from engine.inference import prompts
 from engine.inference.base import GenerationParams, Sample
 from engine.runs.config import VariantConfig
 from engine.runs.events import EventSink, read_events
 from engine.train.pool import VariantPool
-from engine.variants import symbolic
+from engine.variants import prompts, symbolic
 from engine.variants.filters import Registry
 from engine.variants.llm import parse_proposal, salvage
 from engine.variants.nodes import Node

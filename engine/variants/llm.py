@@ -13,10 +13,10 @@ import time
 
 import sympy as sp
 
-from engine.inference import prompts
 from engine.inference.base import Backend, GenerationParams
 from engine.runs.config import VariantConfig
 from engine.runs.events import Control
+from engine.variants import prompts
 from engine.variants.nodes import Node, TreeStats
 from engine.verify.parse import ParseError, parse_integrand
 
