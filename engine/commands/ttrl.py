@@ -13,7 +13,7 @@ import sys
 
 from engine.commands.common import control_for, event_stream, json_arg, model_args
 from engine.errors import LadderError
-from engine.runs.events import RunFinished, RunStarted
+from engine.runs.events import Phase, RunFinished, RunStarted
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             "steps": steps, "adapter": args.adapter})
     sink = run.sink(event_stream(args)) if run else EventSink(run="ttrl", stream=event_stream(args))
     with sink.running():
+        sink.emit(Phase(phase="load", detail=cfg.model))
         trainer = GRPOTrainer(hf_model_dir(cfg.model), cfg, adapter=args.adapter)
         sink.emit(RunStarted(kind="ttrl", config=cfg.to_dict(), model=cfg.model, device=trainer.device,
                   total_steps=steps, problems=len(problems), adapter=args.adapter))

@@ -32,6 +32,7 @@ from engine.runs.events import (
     Checkpoint,
     Control,
     EventSink,
+    Phase,
     Rollout,
     RunFinished,
     RunStarted,
@@ -60,6 +61,7 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
     pool = VariantPool(run.read_tree(), cfg.variants)
     draw_rng = random.Random(cfg.grpo.seed)
     eval_problems = plan.held_out()
+    sink.emit(Phase(phase="load", detail=cfg.model))
     model_dir = hf_model_dir(cfg.model)
     trainer = GRPOTrainer(model_dir, cfg)
     step = 0
@@ -84,6 +86,8 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
     def evaluate(at: int) -> None:
         if eval_problems:
             from engine.evaluation.evaluate import evaluate as run_eval
+
+            sink.emit(Phase(phase="eval", detail=f"{len(eval_problems)} held-out problems"))
 
             run_eval(eval_problems, trainer.backend(), cfg=cfg, sink=sink, set_name="held-out", step=at,
                      seed=cfg.grpo.seed, keep_completions=False)

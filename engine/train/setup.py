@@ -16,7 +16,7 @@ from typing import Any
 from engine.errors import LadderError
 from engine.problems import Problem, load_problems
 from engine.runs.config import Config
-from engine.runs.events import Control, EventSink, VariantAdded
+from engine.runs.events import Control, EventSink, Phase, VariantAdded
 from engine.runs.rundir import RunDir, atomic_write_json
 
 TRAIN_FILE = "train.json"
@@ -95,6 +95,7 @@ def build_pool_nodes(
     nodes: list[dict[str, Any]] = []
     try:
         for i, p in enumerate(indefinite):
+            sink.emit(Phase(phase="tree", done=i, total=len(indefinite), detail=f"{len(nodes)} variants so far"))
             tree = build_tree(p.integrand, backend=backend, cfg=vcfg, exclude=exclude, sink=sink,
                               seed=cfg.grpo.seed + i, root_id=p.id, control=control)
             nodes.extend(n.to_dict() for n in tree)

@@ -177,7 +177,7 @@ class DashboardScreen(Screen):
             self._touched |= changes.touched_variants
             self._dirty |= {part for part, dirty in (
                 ("tree", changes.new_variants or changes.touched_variants), ("log", changes.new_rollouts),
-                ("curves", changes.steps), ("header", changes.header or changes.finished)) if dirty}
+                ("curves", changes.steps or changes.phase), ("header", changes.header or changes.finished)) if dirty}
             self._report(changes)
         now = time.monotonic()
         for _ in PARTS:
@@ -211,7 +211,7 @@ class DashboardScreen(Screen):
         elif part == "log":
             self.query_one(VerificationLog).show(self.state.recent)
         elif part == "curves":
-            self.query_one(Curves).show(self.state.steps)
+            self.query_one(Curves).show(self.state.steps, self.state.phase)
         elif part == "header":
             self.query_one(RunHeader).show(self.state)
 

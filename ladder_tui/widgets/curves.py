@@ -9,7 +9,22 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from engine.runs.events import Step
+from engine.runs.events import Phase, Step
+
+PHASES = {"tree": "building the variant tree", "load": "loading the model", "convert": "converting the model",
+          "generate": "generating", "verify": "verifying", "update": "updating the adapter", "eval": "evaluating"}
+
+
+def describe_phase(phase: Phase, step: int) -> str:
+    """"step 3 · generating group 2 of 4 (x*exp(x))" from a phase event."""
+    text = PHASES.get(phase.phase, phase.phase)
+    if phase.total:
+        text += f" {phase.done or 0} of {phase.total}"
+    elif phase.done is not None:
+        text += f": {phase.done}"
+    if phase.detail:
+        text += f" ({phase.detail})"
+    return f"step {step} · {text}" if phase.phase in ("generate", "verify", "update") else text
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -46,7 +61,9 @@ class Curves(Vertical):
     def on_mount(self) -> None:
         self.show([])
 
-    def show(self, steps: list[Step]) -> None:
+    def show(self, steps: list[Step], phase: Phase | None = None) -> None:
+        """Plot the steps so far; the line under the plot says what the engine is doing while a
+        step (or the tree, or the model) is in the making, else the last step's figures."""
         plot = self.query_one(CachedPlot)
         plt = plot.plt
         plt.clear_data()
@@ -59,9 +76,12 @@ class Curves(Vertical):
         plt.ylim(0, 1.1)
         plot.version += 1
         plot.refresh()
-        if steps:
+        stats = self.query_one("#curves-stats", Static)
+        if phase is not None:
+            stats.update(layout=False, content=describe_phase(phase, len(steps) + 1))
+        elif steps:
             last = steps[-1]
-            self.query_one("#curves-stats", Static).update(layout=False, content=
+            stats.update(layout=False, content=
                 f"step {last.step}  reward {_num(last.reward_mean, '.3f')}"
                 f"  acc {_num(last.accuracy, '.2f')}  KL {_num(last.kl, '.4f')}"
                 f"  loss {_num(last.loss, '.4f')}  {_num(last.tokens_per_s, '.1f')} tok/s",
