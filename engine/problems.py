@@ -1,4 +1,5 @@
-"""Problem files: JSONL with an `integrand` field and optional `id`, `answer`, `lower`, `upper`, `source`."""
+"""Problem files: JSONL with an `integrand` field and optional `id`, `answer`, `lower`, `upper`, `source`,
+`technique` and `difficulty` (the last two group evaluation results)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class Problem:
     lower: str | None = None
     upper: str | None = None
     source: str | None = None
+    technique: str | None = None
+    difficulty: int | None = None
 
     @property
     def definite(self) -> bool:
@@ -54,6 +57,8 @@ def load_problems(path: str | Path) -> list[Problem]:
             lower=str_or_none(row.get("lower")),
             upper=str_or_none(row.get("upper")),
             source=str_or_none(row.get("source")),
+            technique=str_or_none(row.get("technique")),
+            difficulty=int(row["difficulty"]) if isinstance(row.get("difficulty"), int) else None,
         ))
     if not problems:
         raise LadderError(f"{path} holds no problems")

@@ -13,6 +13,7 @@ import pytest
 from engine.evaluation.evaluate import evaluate, pass_at_k
 from engine.inference.base import GenerationParams, Sample
 from engine.problems import Problem
+from engine.runs.config import Config
 from engine.verify.judge import NO_ANSWER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +88,29 @@ def test_report_counts_greedy_pass1_and_passk():
     assert backend.calls == [(3, 1, 0.0), (3, 4, 1.0)]
 
 
+def test_report_groups_by_difficulty_and_technique_with_intervals_and_progress():
+    problems = [Problem("a", "cos(x)", technique="table", difficulty=1),
+                Problem("b", "2*x", technique="table", difficulty=1),
+                Problem("c", "exp(x)", technique="parts", difficulty=2)]
+    backend = Scripted(
+        greedy={"cos(x)": "<answer>sin(x)</answer>", "2*x": "<answer>x**3</answer>", "exp(x)": "<answer>exp(x)</answer>"},
+        sampled={"cos(x)": ["<answer>sin(x)</answer>", "no"], "2*x": ["<answer>x**2</answer>"] * 2,
+                 "exp(x)": ["no", "no"]},
+    )
+    cfg = Config()
+    cfg.eval.batch_size = 2
+    seen = []
+    report = evaluate(problems, backend, samples=2, cfg=cfg, on_progress=lambda *a: seen.append(a))
+    assert seen == [(2, 3, 1), (3, 3, 2)]  # after each batch: done, total, greedy correct so far
+    table = report["by_difficulty"]
+    assert table["1"]["n"] == 2 and table["1"]["correct"] == 1 and table["1"]["mean@2"] == pytest.approx(0.75)
+    assert table["2"]["n"] == 1 and table["2"]["correct"] == 1 and table["2"]["mean@2"] == 0.0
+    assert report["by_technique"]["parts"]["correct"] == 1
+    low, high = report["greedy_interval"]
+    # Wilson interval of 2/3 at 95 %: (0.2077, 0.9385)
+    assert low == pytest.approx(0.2077, abs=1e-4) and high == pytest.approx(0.9385, abs=1e-4)
+
+
 def test_definite_problems_are_checked_by_value():
     problems = [Problem("d", "x**2", lower="0", upper="3")]
     backend = Scripted(greedy={"from 0 to 3.": "<answer>9</answer>"},
@@ -104,6 +128,7 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "eval" in proc.stderr and "greedy" in proc.stderr  # the progress bar, even with --json
     report = json.loads(proc.stdout)
     assert set(report) >= {"greedy_accuracy", "pass@1", "pass@2", "problems", "tokens", "seconds",
                            "problems_per_minute"}

@@ -46,6 +46,36 @@ def _print_human(report: dict[str, Any]) -> None:
                   f"{report['seconds']:.1f} s ({report['problems_per_minute']} problems/min)")
 
 
+class EvalProgress:
+    """A progress bar on stderr (problems done, greedy accuracy so far, ETA); stdout stays clean
+    for --json, so it shows in every mode but the app's engine mode (which has phase events)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("greedy {task.fields[acc]}"), TimeRemainingColumn(),
+                            console=Console(stderr=True), disable=not enabled)
+        self.task = self.bar.add_task("eval", total=total, acc="-")
+
+    def __enter__(self) -> EvalProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, done: int, total: int, correct: int) -> None:
+        self.bar.update(self.task, completed=done, acc=f"{correct}/{done} ({correct / done:.0%})")
+
+
 def run(args: argparse.Namespace) -> int:
     """`ladder eval --model M [--adapter RUN_DIR] --problems FILE --samples K [--json] [--out F]`."""
     from engine.evaluation.evaluate import evaluate
@@ -66,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
     sink = EventSink(run=Path(args.adapter).name if args.adapter else "eval", stream=event_stream(args))
     if args.max_tokens is not None and args.max_tokens < 1:
         raise LadderError("--max-tokens must be at least 1")
-    report = evaluate(problems, backend, samples=args.samples, seed=args.seed, cfg=cfg, sink=sink,
-                      set_name=Path(args.problems).stem, max_tokens=args.max_tokens,
-                      temperature=args.temperature)
+    with EvalProgress(len(problems), enabled=not args.engine_mode) as progress:
+        report = evaluate(problems, backend, samples=args.samples, seed=args.seed, cfg=cfg, sink=sink,
+                          set_name=Path(args.problems).stem, max_tokens=args.max_tokens,
+                          temperature=args.temperature, on_progress=progress.update)
     report["problems_file"] = str(args.problems)
     report["adapter"] = args.adapter
     from engine.runs.rundir import atomic_write_json

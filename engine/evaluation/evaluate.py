@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from engine.inference.base import Backend, Chat, GenerationParams, Sample
 from engine.inference.prompts import definite_chat, solve_chat
 from engine.problems import Problem
 from engine.runs.config import Config, VerifyConfig
-from engine.runs.events import Eval, EventSink
+from engine.runs.events import Eval, EventSink, Phase
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -51,16 +52,6 @@ def chat_for(problem: Problem) -> Chat:
     return solve_chat(problem.integrand)
 
 
-def _generate(backend: Backend, chats: list[Chat], params: GenerationParams, batch_size: int,
-              sink: EventSink | None, label: str) -> list[list[Sample]]:
-    out: list[list[Sample]] = []
-    for start in range(0, len(chats), batch_size):
-        out.extend(backend.generate(chats[start:start + batch_size], params))
-        if sink is not None:
-            sink.log(f"eval {label}: {min(start + batch_size, len(chats))}/{len(chats)} problems")
-    return out
-
-
 def _check(problems: list[Problem], samples: list[list[Sample]], cfg: VerifyConfig) -> list[list[Outcome]]:
     """Judge every answer, all problems in one parallel `judge_many` call."""
     from engine.verify.judge import Task, judge_many
@@ -84,12 +75,15 @@ def evaluate(
     set_name: str = "test",
     step: int | None = None,
     keep_completions: bool = True,
+    on_progress: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Greedy accuracy, pass@1 and pass@K (K = `samples`; 0 = greedy only) on `problems`.
 
     Returns a JSON-ready report: the summary keys `greedy_accuracy`, `pass@1`, `pass@K`, timing
     and token counts, and `problems`, one entry per problem with its greedy and sampled outcomes.
-    Emits an `eval` event to `sink` when one is given.
+    Problems go in batches of [eval] batch_size; after each, `on_progress(done, total, greedy
+    correct so far)` is called (the command's progress bar). Emits phase events and an `eval`
+    event to `sink` when one is given.
     """
     if not problems:
         raise LadderError("no problems to evaluate")
@@ -100,17 +94,25 @@ def evaluate(
     max_tokens = max_tokens or cfg.sample.max_tokens
     common = dict(max_tokens=max_tokens, top_p=cfg.sample.top_p, top_k=cfg.sample.top_k,
                   min_p=cfg.sample.min_p, seed=seed)
-    chats = [chat_for(p) for p in problems]
+    greedy_params = GenerationParams(n=1, temperature=0.0, **common)
+    temp = cfg.eval.temperature if temperature is None else temperature
+    sample_params = GenerationParams(n=k, temperature=temp, **common)
     t0 = time.perf_counter()
-    greedy = _generate(backend, chats, GenerationParams(n=1, temperature=0.0, **common),
-                       cfg.eval.batch_size, sink, "greedy")
-    sampled: list[list[Sample]] = [[] for _ in problems]
-    if k:
-        temp = cfg.eval.temperature if temperature is None else temperature
-        sampled = _generate(backend, chats, GenerationParams(n=k, temperature=temp, **common),
-                            cfg.eval.batch_size, sink, f"{k} samples")
-    gen_s = time.perf_counter() - t0
-    checked = _check(problems, [g[:1] + s for g, s in zip(greedy, sampled)], cfg.verify)
+    gen_s = 0.0
+    checked: list[list[Outcome]] = []
+    for start in range(0, len(problems), cfg.eval.batch_size):
+        batch = problems[start:start + cfg.eval.batch_size]
+        chats = [chat_for(p) for p in batch]
+        t = time.perf_counter()
+        greedy = backend.generate(chats, greedy_params)
+        sampled = backend.generate(chats, sample_params) if k else [[] for _ in batch]
+        gen_s += time.perf_counter() - t
+        checked += _check(batch, [g[:1] + s for g, s in zip(greedy, sampled)], cfg.verify)
+        done, right = len(checked), sum(outs[0].ok for outs in checked)
+        if on_progress is not None:
+            on_progress(done, len(problems), right)
+        if sink is not None:
+            sink.emit(Phase(phase="eval", done=done, total=len(problems), detail=f"{right} greedy correct"))
     seconds = time.perf_counter() - t0
 
     rows = []
@@ -121,6 +123,7 @@ def evaluate(
             "id": p.id, "integrand": p.integrand, "greedy_ok": g.ok, "greedy_answer": g.answer,
             "greedy_reason": g.reason, "correct": c, "n": len(ss),
             "sample_answers": [o.answer for o in ss], "sample_ok": [o.ok for o in ss],
+            "technique": p.technique, "difficulty": p.difficulty,
         }
         if p.definite:
             row.update(lower=p.lower, upper=p.upper)
@@ -145,10 +148,31 @@ def evaluate(
                    "max_tokens": max_tokens, "seed": seed, "batch_size": cfg.eval.batch_size},
         "problems": rows,
     }
+    report.update(_with_intervals(rows, k))
     if sink is not None:
         sink.emit(Eval(set=set_name, step=step, greedy_accuracy=report["greedy_accuracy"],
                        pass_at_1=report["pass@1"], pass_at_k=report.get(f"pass@{k}"), k=k))
     return report
+
+
+def _with_intervals(rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """Wilson 95 % intervals of greedy accuracy, overall and per difficulty and technique (with
+    mean@k of the samples per group), so every accuracy in a report carries its uncertainty."""
+    from engine.evaluation.stats import breakdown, wilson_interval
+
+    def groups(key: str) -> dict[str, Any]:
+        table = breakdown(rows, key, "greedy_ok")
+        out = {}
+        for g, s in table.items():
+            members = [r for r in rows if r[key] == g]
+            mean_k = sum(r["correct"] / k for r in members) / len(members) if k else None
+            out[str(g)] = {**s.to_dict(), f"mean@{k}": mean_k} if k else s.to_dict()
+        return out
+
+    right = sum(r["greedy_ok"] for r in rows)
+    low, high = wilson_interval(right, len(rows))
+    return {"greedy_correct": right, "greedy_interval": [low, high],
+            "by_difficulty": groups("difficulty"), "by_technique": groups("technique")}
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
