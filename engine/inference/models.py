@@ -8,20 +8,19 @@ safetensors, so later loads take seconds.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import LadderError
 from engine.paths import cache_dir
+from engine.runs.files import read_toml
 
 REGISTRY = Path(__file__).resolve().parents[2] / "models" / "registry.toml"
 _CHUNK = 1 << 20
@@ -65,12 +64,7 @@ class Resolved:
 
 def load_registry(path: Path = REGISTRY) -> tuple[str, dict[str, ModelEntry]]:
     """Parse the registry file; returns (default model name, entries by name)."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError as e:
-        raise LadderError(f"model registry {path} is missing") from e
-    except tomllib.TOMLDecodeError as e:
-        raise LadderError(f"model registry {path} is not valid TOML: {e}") from e
+    data = read_toml(path, "model registry")
     entries: dict[str, ModelEntry] = {}
     for name, raw in data.get("models", {}).items():
         raw = dict(raw)

@@ -13,7 +13,6 @@ any field: section names are the attribute names below, e.g.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,13 +172,9 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> "Config":
         """Read a TOML override file (see the module docstring)."""
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as e:
-            raise LadderError(f"cannot read config {path}: {e.strerror}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise LadderError(f"config {path} is not valid TOML: {e}") from None
-        return cls.from_dict(data)
+        from engine.runs.files import read_toml
+
+        return cls.from_dict(read_toml(path, "config"))
 
     def save(self, path: str | Path) -> None:
         """Write the whole config as TOML that `Config.load` reads back to an equal Config."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
+
+from engine.errors import LadderError
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -27,3 +30,13 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """The table in a TOML file; a missing or malformed file is a one-line LadderError about `what`."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise LadderError(f"cannot read {what} {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise LadderError(f"{what} {path} is not valid TOML: {e}") from None
