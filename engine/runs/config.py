@@ -52,6 +52,9 @@ class SampleConfig:
     min_p: float = 0.0
     max_tokens: int = 128  # CPU; paper scale uses 512
     format_reward: float = 0.05  # paper: small reward for a parseable tagged answer
+    # "verified": 1.0 for a verified answer + format_reward; "format_only": format_reward alone,
+    # the ablation's control arm (small models gain from format rewards alone, arXiv 2506.10947)
+    reward: str = "verified"
 
 
 @dataclass

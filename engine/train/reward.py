@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import LadderError
 from engine.runs.config import Config
 from engine.verify.judge import Judgement, Task, judge_many
 
@@ -28,8 +29,13 @@ class RewardResult:
 
 
 def reward_of(judgement: Judgement, cfg: Config) -> RewardResult:
-    """The reward a judgement earns (see the module docstring)."""
-    reward = (cfg.sample.format_reward if judgement.parsed else 0.0) + (1.0 if judgement.ok else 0.0)
+    """The reward a judgement earns (see the module docstring). With [sample] reward =
+    "format_only" correctness earns nothing; `ok` is still reported, for the curves."""
+    if cfg.sample.reward not in ("verified", "format_only"):
+        raise LadderError(f"config key sample.reward: expected 'verified' or 'format_only', got {cfg.sample.reward!r}")
+    reward = cfg.sample.format_reward if judgement.parsed else 0.0
+    if cfg.sample.reward == "verified" and judgement.ok:
+        reward += 1.0
     return RewardResult(reward, judgement.ok, judgement.answer, judgement.reason)
 
 
