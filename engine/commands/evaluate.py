@@ -41,9 +41,21 @@ def _print_human(report: dict[str, Any]) -> None:
     console = Console()
     console.print(table)
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-    console.print(f"greedy accuracy {pct(report['greedy_accuracy'])}   pass@1 {pct(report['pass@1'])}   "
-                  f"pass@{k} {pct(report.get(f'pass@{k}'))}   {report['tokens']} tokens in "
-                  f"{report['seconds']:.1f} s ({report['problems_per_minute']} problems/min)")
+    low, high = report["greedy_interval"]
+    console.print(f"greedy accuracy {pct(report['greedy_accuracy'])} (95 % interval {pct(low)}-{pct(high)})   "
+                  f"pass@1 {pct(report['pass@1'])}   pass@{k} {pct(report.get(f'pass@{k}'))}   "
+                  f"{report['tokens']} tokens in {report['seconds']:.1f} s ({report['problems_per_minute']} problems/min)")
+    for key, title in (("by_difficulty", "difficulty"), ("by_technique", "technique")):
+        groups = {g: s for g, s in report[key].items() if g != "None"}
+        if not groups:
+            continue
+        table = Table(title=f"greedy accuracy by {title}")
+        for col in (title, "n", "correct", "accuracy", "95 % interval", f"mean@{k}"):
+            table.add_column(col)
+        for g, s in groups.items():
+            table.add_row(g, str(s["n"]), str(s["correct"]), pct(s["accuracy"]), f"{pct(s['low'])}-{pct(s['high'])}",
+                          pct(s.get(f"mean@{k}")))
+        console.print(table)
 
 
 class EvalProgress:
