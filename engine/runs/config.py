@@ -139,6 +139,9 @@ class TTRLConfig:
     max_variants: int = 40  # CPU; paper scale ~800
     steps: int = 10  # CPU; paper: up to 100 GRPO steps
     test_samples: int = 4  # answers to the test problem drawn after each step
+    # symbolic: the tree is ready in about a second, so the first step comes within a minute of
+    # Ctrl+T; "both" adds model-written variants first (minutes on a CPU)
+    source: str = "symbolic"
 
 
 @dataclass

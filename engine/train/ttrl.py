@@ -14,6 +14,7 @@ For each test problem, starting from the same weights (the base model or --adapt
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from typing import Any
@@ -37,7 +38,8 @@ def ttrl_problem(trainer: Any, problem: Problem, cfg: Config, steps: int, *, sin
     record: dict[str, Any] = {"id": problem.id, "integrand": problem.integrand, "solved": False,
                               "step": None, "answer": None, "steps_run": 0}
     try:
-        nodes = build_pool_nodes([problem], cfg, variants=True, exclude=set(), sink=sink, control=control,
+        tree_cfg = dataclasses.replace(cfg, variants=dataclasses.replace(cfg.variants, source=cfg.ttrl.source))
+        nodes = build_pool_nodes([problem], tree_cfg, variants=True, exclude=set(), sink=sink, control=control,
                                  depth=cfg.ttrl.depth, max_variants=cfg.ttrl.max_variants)
         pool = VariantPool(nodes, cfg.variants)
         rng = random.Random(cfg.grpo.seed)
