@@ -116,7 +116,11 @@ class Step(Event):
     updated: bool | None = None
     verified: int | None = None  # completions the verifier accepted
     signal_groups: int | None = None  # groups holding both a verified and a failed completion
+    drawn: int | None = None  # groups drawn, resampled ones included
     rollout_tokens_per_s: float | None = None
+    logp_gap: float | None = None  # mean |log p_rollout - log p_train| per token (llama.cpp rollouts)
+    is_weight: float | None = None  # mean truncated importance weight
+    is_capped: float | None = None  # share of tokens whose weight hit the cap
     grad_norm: float | None = None
     entropy: float | None = None
     problem: str | None = None  # TTRL: the test problem being trained on
