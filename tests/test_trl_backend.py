@@ -138,6 +138,7 @@ def test_resume_refuses_a_checkpoint_of_the_hf_backend(tmp_path: Path) -> None:
     cfg = tiny_config()
     run = RunDir.create(tmp_path / "run", cfg)
     (run.checkpoints / "step-3").mkdir(parents=True)
+    (run.checkpoints / "step-3" / "state.json").write_text("{}")  # what the hf trainer's checkpoints hold
     with pytest.raises(LadderError, match="--backend hf"):
         train(run, cfg, POOL, steps=5, sink=run.sink(), resume=True)
 
