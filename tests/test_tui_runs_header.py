@@ -182,6 +182,8 @@ async def test_resume_key_runs_resume_and_opens_the_dashboard(tmp_path, size):
         await wait_for(pilot, lambda: screen.state.status == "done" and screen.state.step == 4)
         assert json.loads(argv_file.read_text()) == ["train", "--resume", str(train)]
         assert screen.run_dir == train
+        # the run's history (its variant tree and 6 steps) is shown, then what the engine sends
+        assert screen.state.variants and len(screen.state.steps) == 7
 
 
 def header_state(name: str, status: str = "running"):

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
+from engine.runs.events import read_events
 from ladder_tui.engine_client import EngineProcess, follow_events
 from ladder_tui.state import Changes, RunState, Variant
 from ladder_tui.widgets.curves import Curves
@@ -134,6 +135,9 @@ class DashboardScreen(Screen):
     def _start_engine(self, argv: list[str], run_dir: Path | None) -> None:
         self._reset(run_dir)
         generation = self._generation
+        if run_dir is not None and (run_dir / "events.jsonl").is_file():
+            # A resumed run: show its history first; the engine only sends what comes next.
+            self._buffer.extend(read_events(run_dir / "events.jsonl"))
         self.process = EngineProcess(argv, lambda e: self._receive(e, generation))
         self._run_process(self.process)
 
