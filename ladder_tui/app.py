@@ -89,7 +89,8 @@ class LadderApp(App[None]):
     def new_session_dir(self, kind: str, subject: str) -> Path:
         """A run directory recording a solve session (config.json now, events as they come)."""
         from engine.runs.config import Config
-        from engine.runs.rundir import RunDir, record_writer
+        from engine.runs.lock import record_writer
+        from engine.runs.rundir import RunDir
 
         cfg = Config(model=self.model) if self.model else Config()
         path = RunDir.create(self.new_run_dir(kind, subject), cfg).path

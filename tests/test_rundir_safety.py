@@ -20,7 +20,8 @@ from engine.commands import run as cli_run
 from engine.errors import LadderError
 from engine.runs.config import Config
 from engine.runs.events import read_events
-from engine.runs.rundir import MANIFEST, RunDir, inspect_run, read_holder, writer
+from engine.runs.lock import read_holder, writer
+from engine.runs.rundir import MANIFEST, RunDir, inspect_run
 
 CONFIG = """
 [variants]

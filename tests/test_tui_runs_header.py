@@ -18,7 +18,8 @@ from textual.geometry import Region
 from textual.widgets import DataTable, Static
 
 from engine.runs.config import Config
-from engine.runs.rundir import RunDir, read_holder, record_writer
+from engine.runs.lock import read_holder
+from engine.runs.rundir import RunDir
 from ladder_tui.app import LadderApp
 from ladder_tui.screens.dashboard import DashboardScreen
 from ladder_tui.screens.runs import RESUMABLE, RunsScreen
@@ -77,7 +78,8 @@ def solve_session(runs: Path, name: str, finished: bool = True) -> Path:
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from engine.runs.rundir import RunDir, record_writer
+    from engine.runs.lock import record_writer
+    from engine.runs.rundir import RunDir
     if sys.argv[2] == "lock":
         RunDir.open(sys.argv[1], write=True)
     else:

@@ -20,7 +20,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from engine.runs.rundir import inspect_run, writer
+from engine.runs.lock import writer
+from engine.runs.rundir import inspect_run
 
 MAX_RUNS = 500
 TAIL_BYTES = 64 * 1024
