@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.inference.base import Chat, GenerationParams, Sample, TokenCallback
 from engine.errors import LadderError
+from engine.inference.base import Chat, GenerationParams, Sample, TokenCallback
 from engine.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class LlamaCppBackend:
         )
         self._adapter = None
         self.adapter_path: Path | None = None
+        self.adapter_scale = 1.0
         if adapter is not None:
             self.set_adapter(adapter)
 
@@ -102,6 +103,7 @@ class LlamaCppBackend:
             llama_cpp.llama_adapter_lora_free(self._adapter)
         self._adapter = handle if path is not None else None
         self.adapter_path = path
+        self.adapter_scale = scale
         self.llm.reset()  # cached prompt states were computed with the old weights
 
     def prompt_tokens(self, chat: Chat) -> list[int]:
@@ -113,7 +115,7 @@ class LlamaCppBackend:
             tokens = tokens[1:]
         return tokens
 
-    def next_token_logits(self, chat: Chat) -> "np.ndarray":
+    def next_token_logits(self, chat: Chat) -> np.ndarray:
         """Logits of the first answer token (checks that an adapter is applied as intended)."""
         import numpy as np
 

@@ -78,7 +78,6 @@ def convert_lora(adapter_dir: str | Path, out: str | Path, base_dir: str | Path 
     `base_dir` is the Hugging Face folder of the base model (default: the adapter's
     base_model_name_or_path); its config gives the architecture and head counts.
     """
-    import gguf
     from safetensors.numpy import load_file
 
     adapter_dir, out = Path(adapter_dir), Path(out)
@@ -86,9 +85,30 @@ def convert_lora(adapter_dir: str | Path, out: str | Path, base_dir: str | Path 
     if not cfg_path.exists() or not weights_path.exists():
         raise LadderError(f"{adapter_dir} is not a peft LoRA adapter (adapter_config.json + adapter_model.safetensors)")
     adapter_cfg = json.loads(cfg_path.read_text())
-    if adapter_cfg.get("peft_type", "LORA") != "LORA":
-        raise LadderError(f"adapter type {adapter_cfg.get('peft_type')} is not LoRA")
     base = _base_config(adapter_cfg, base_dir)
+    return write_lora_gguf(load_file(str(weights_path)), adapter_cfg, base, out)
+
+
+def convert_peft_model(model, out: str | Path, base_dir: str | Path, adapter_name: str = "default") -> Path:
+    """Write the live LoRA weights of a peft model as a GGUF LoRA file, straight from memory
+    (what GRPO rollouts on llama.cpp do after every optimizer step)."""
+    from peft import get_peft_model_state_dict
+
+    cfg = model.peft_config[adapter_name].to_dict()
+    state = get_peft_model_state_dict(model, adapter_name=adapter_name)
+    tensors = {k: v.detach().float().cpu().numpy() for k, v in state.items()}
+    base = json.loads((Path(base_dir) / "config.json").read_text())
+    return write_lora_gguf(tensors, cfg, base, out)
+
+
+def write_lora_gguf(tensors: dict[str, np.ndarray], adapter_cfg: dict, base: dict, out: str | Path) -> Path:
+    """The GGUF LoRA file for peft tensors (names as in adapter_model.safetensors), peft's adapter
+    config and the base model's config.json, written atomically at `out`."""
+    import gguf
+
+    out = Path(out)
+    if adapter_cfg.get("peft_type", "LORA") not in ("LORA", "PeftType.LORA"):
+        raise LadderError(f"adapter type {adapter_cfg.get('peft_type')} is not LoRA")
     arch = _ARCH.get(base.get("model_type", ""))
     if arch is None:
         raise LadderError(f"no GGUF LoRA mapping for model type {base.get('model_type')!r} (known: {', '.join(_ARCH)})")
@@ -101,7 +121,7 @@ def convert_lora(adapter_dir: str | Path, out: str | Path, base_dir: str | Path 
     n_kv = base.get("num_key_value_heads") or n_head
 
     pairs: dict[str, dict[str, np.ndarray]] = {}
-    for key, value in load_file(str(weights_path)).items():
+    for key, value in tensors.items():
         m = _KEY.match(key)
         if m is None:
             raise LadderError(f"adapter tensor {key} has no GGUF mapping (only attention/MLP projections are)")

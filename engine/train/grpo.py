@@ -3,7 +3,10 @@
 One step, for P prompts (variants) of G completions each (defaults P = 1, G = 8):
 
   1. rollouts     sample G completions per prompt from the current policy in ONE batched
-                  `generate` call; the prompt is prefilled once and its KV cache shared by the G rows
+                  `generate` call; the prompt is prefilled once and its KV cache shared by the G rows.
+                  With [grpo] rollout_backend = "llamacpp" (engine/train/rollouts.py) llama.cpp samples
+                  all P x G in one batch with the adapter as GGUF, and the policy-gradient term of each
+                  token is weighted by a truncated importance weight min(pi / pi_rollout, is_cap)
   2. rewards      verifier + format reward (engine/train/reward.py), run in a background thread while the
                   reference log-probs are computed (the verifier itself fans out to worker processes)
   3. dynamic      a group whose rewards are all equal carries no signal (all advantages are 0): it is
@@ -42,7 +45,6 @@ from typing import Any
 
 import torch
 
-from engine.errors import LadderError
 from engine.inference.base import Chat
 from engine.inference.device import pick_device
 from engine.inference.hf import (
@@ -56,6 +58,7 @@ from engine.inference.prompts import solve_chat
 from engine.runs.config import Config
 from engine.train.loss import ADV_EPS, group_advantages, grpo_loss  # noqa: F401 (ADV_EPS re-exported)
 from engine.train.reward import RewardResult, score_many
+from engine.train.rollouts import choose_backend, gguf_source, importance_weights
 
 # (integrand, completion) pairs -> one RewardResult each, in order
 RewardFn = Callable[[list[tuple[str, str]]], list[RewardResult]]
@@ -98,6 +101,12 @@ class StepStats:
     opt_s: float
     seconds: float
     rollouts: list[Rollout] = field(default_factory=list)  # every scored completion, skipped included
+    verified: int = 0  # verified completions among all drawn (skipped groups included)
+    signal_groups: int = 0  # drawn groups holding both a verified and a failed completion
+    drawn: int = 0  # groups drawn (trained + skipped)
+    logp_gap: float = 0.0  # llama.cpp rollouts: mean |log pi_train - log pi_rollout| per trained token
+    is_weight: float = 1.0  # mean truncated importance weight over trained tokens
+    is_capped: float = 0.0  # share of trained tokens whose weight hit [grpo] is_cap
 
     @property
     def tokens_per_s(self) -> float:
@@ -112,6 +121,9 @@ class StepStats:
             "gen_s": round(self.gen_s, 2), "verify_s": round(self.verify_s, 2),
             "train_s": round(self.train_s, 2), "opt_s": round(self.opt_s, 2),
             "groups": self.groups, "skipped": self.skipped, "updated": self.updated,
+            "verified": self.verified, "signal_groups": self.signal_groups, "drawn": self.drawn,
+            "rollout_tokens_per_s": round(self.tokens_per_s, 1), "logp_gap": round(self.logp_gap, 4),
+            "is_weight": round(self.is_weight, 4), "is_capped": round(self.is_capped, 4),
         }
 
 
@@ -124,6 +136,7 @@ class _Group:
     completion_ids: torch.Tensor  # (G, Tc) right-padded
     mask: torch.Tensor  # (G, Tc) 1 on real completion tokens
     rollouts: list[Rollout]
+    rollout_logp: torch.Tensor | None = None  # (G, Tc) log-probs under the llama.cpp rollout policy
 
 
 class GRPOTrainer:
@@ -142,10 +155,8 @@ class GRPOTrainer:
 
         self.cfg = cfg
         g = cfg.grpo
-        if g.rollout_backend != "hf":
-            # llama.cpp rollouts with the adapter as GGUF are timed by bench/grpo_step.py, not wired in
-            raise LadderError(f"[grpo] rollout_backend {g.rollout_backend!r} is not supported; use \"hf\"")
         self.device = pick_device(cfg.device)
+        self.rollout_backend = choose_backend(g.rollout_backend, self.device, gguf_source(cfg.model, model_dir))
         torch.manual_seed(g.seed)  # LoRA init and, from here on, sampling
         random.seed(g.seed)
         base, self.tokenizer = load_hf_model(model_dir, self.device)
@@ -165,6 +176,11 @@ class GRPOTrainer:
         self.reward_fn: RewardFn = reward_fn or (lambda items: score_many(items, cfg))
         self.chat_fn = chat_fn or (lambda prompt: solve_chat(prompt["integrand"]))
         self.end_ids = end_token_ids(self.tokenizer)
+        self.rollouts = None  # llama.cpp rollouts (engine/train/rollouts.py), or HF `generate`
+        if self.rollout_backend == "llamacpp":
+            from engine.train.rollouts import LlamaCppRollouts
+
+            self.rollouts = LlamaCppRollouts(cfg, gguf_source(cfg.model, model_dir), model_dir, self.chat_ids)
 
     # ----------------------------------------------------------------------------------- rollouts
 
@@ -220,6 +236,8 @@ class GRPOTrainer:
 
     def _rollout_groups(self, prompts: list[dict[str, Any]]) -> list[_Group]:
         """Sample G completions for each prompt (no rewards yet)."""
+        if self.rollouts is not None:
+            return self._llamacpp_groups(prompts)
         s, G = self.cfg.sample, self.cfg.grpo.group_size
         groups = []
         for prompt in prompts:
@@ -234,6 +252,33 @@ class GRPOTrainer:
             Tc = max(max(lengths), 1)
             mask = (torch.arange(Tc, device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None])
             groups.append(_Group(prompt, prompt_ids, new[:, :Tc], mask.float(), rollouts))
+        return groups
+
+    def _llamacpp_groups(self, prompts: list[dict[str, Any]]) -> list[_Group]:
+        """_rollout_groups on llama.cpp: the current LoRA weights swapped in if they changed, then
+        all P x G completions decoded together; groups also carry the rollout log-probs."""
+        s, G = self.cfg.sample, self.cfg.grpo.group_size
+        self.rollouts.sync(self.model)
+        prompt_ids = [self._prompt_ids(p) for p in prompts]
+        seed = int(torch.randint(0, 2**31 - 1, (1,)))  # from the trainer's RNG: resumes reproduce it
+        outs = self.rollouts.generate([p[0].tolist() for p in prompt_ids], G, s.temperature, s.max_tokens, STOP, seed)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        groups = []
+        for prompt, ids, completions in zip(prompts, prompt_ids, outs):
+            trimmed = [self._trim(c.token_ids) for c in completions]
+            Tc = max(max(length for length, _ in trimmed), 1)
+            new = torch.full((G, Tc), pad, dtype=torch.long)
+            rollout_logp = torch.zeros(G, Tc)
+            rollouts = []
+            for k, (c, (length, text)) in enumerate(zip(completions, trimmed)):
+                new[k, :length] = torch.tensor(c.token_ids[:length])
+                rollout_logp[k, :length] = torch.tensor(c.logprobs[:length])
+                rollouts.append(Rollout(prompt.get("id", ""), prompt["integrand"], text, length, 0.0, False,
+                                        None, "", token_ids=c.token_ids[:length]))
+            lengths = torch.tensor([length for length, _ in trimmed])
+            mask = (torch.arange(Tc)[None, :] < lengths[:, None]).float()
+            groups.append(_Group(prompt, ids, new.to(self.device), mask.to(self.device), rollouts,
+                                 rollout_logp.to(self.device)))
         return groups
 
     def _score(self, groups: list[_Group]) -> None:
@@ -290,7 +335,7 @@ class GRPOTrainer:
         gen_s = verify_s = train_s = 0.0
         kept: list[_Group] = []
         all_rollouts: list[Rollout] = []
-        skipped = tokens = 0
+        skipped = tokens = signal = 0
         refs: dict[int, torch.Tensor] = {}
         want = g.prompts_per_step
         for attempt in range(g.max_resample + 1):
@@ -313,6 +358,7 @@ class GRPOTrainer:
             train_s += t_ref
             for grp in groups:
                 all_rollouts.extend(grp.rollouts)
+                signal += len({r.ok for r in grp.rollouts}) == 2
                 rewards = [r.reward for r in grp.rollouts]
                 if max(rewards) - min(rewards) > 1e-9:
                     kept.append(grp)
@@ -323,7 +369,8 @@ class GRPOTrainer:
                 break
 
         stats = StepStats(False, 0.0, 0.0, 0.0, 0.0, 0.0, tokens, len(kept), skipped, gen_s,
-                          max(verify_s, 0.0), train_s, 0.0, 0.0, all_rollouts)
+                          max(verify_s, 0.0), train_s, 0.0, 0.0, all_rollouts,
+                          verified=sum(r.ok for r in all_rollouts), signal_groups=signal, drawn=len(kept) + skipped)
         trained = [r for grp in kept for r in grp.rollouts]
         scored = trained or all_rollouts
         rewards = torch.tensor([r.reward for r in scored])
@@ -332,7 +379,7 @@ class GRPOTrainer:
         stats.accuracy = sum(r.ok for r in scored) / max(len(scored), 1)
         if kept:
             t = time.perf_counter()
-            stats.loss, stats.kl = self._update(kept, refs)
+            stats.loss, stats.kl = self._update(kept, refs, stats)
             train_s += time.perf_counter() - t
             t = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(self.params, g.max_grad_norm)
@@ -344,12 +391,13 @@ class GRPOTrainer:
         stats.seconds = time.perf_counter() - t0
         return stats
 
-    def _update(self, groups: list[_Group], refs: dict[int, torch.Tensor]) -> tuple[float, float]:
+    def _update(self, groups: list[_Group], refs: dict[int, torch.Tensor],
+                stats: StepStats | None = None) -> tuple[float, float]:
         """Accumulate the gradient of the token-level GRPO loss over `groups`; returns (loss, kl)."""
         g = self.cfg.grpo
         n_tokens = sum(float(grp.mask.sum()) for grp in groups)
         self.model.train()
-        loss_sum = kl_sum = 0.0
+        loss_sum = kl_sum = gap_sum = w_sum = capped = 0.0
         for grp in groups:
             r = torch.tensor([ro.reward for ro in grp.rollouts], device=self.device)  # (G,)
             adv = group_advantages(r)  # (G,)
@@ -359,12 +407,20 @@ class GRPOTrainer:
             for ro, lp in zip(grp.rollouts, (logp.detach() * grp.mask).sum(1).tolist()):
                 ro.logprob = lp
             # old = the detached current policy (one update per batch): the ratio is 1 but carries d logp
+            w = None
+            if grp.rollout_logp is not None:  # sampled by llama.cpp: truncated importance weights
+                w = importance_weights(logp, grp.rollout_logp, g.is_cap)
+                gap_sum += float(((logp.detach() - grp.rollout_logp).abs() * grp.mask).sum())
+                w_sum += float((w * grp.mask).sum())
+                capped += float(((w >= g.is_cap) * grp.mask).sum()) if g.is_cap > 0 else 0.0
             terms = grpo_loss(logp, logp.detach(), refs[id(grp)], adv, grp.mask,
-                              clip_eps=g.clip_eps, kl_coef=g.kl_coef, n_tokens=n_tokens)
+                              clip_eps=g.clip_eps, kl_coef=g.kl_coef, n_tokens=n_tokens, is_weights=w)
             terms.loss.backward()
             loss_sum += float(terms.loss.detach())
             kl_sum += terms.kl_sum
         self.model.eval()
+        if stats is not None and any(grp.rollout_logp is not None for grp in groups):
+            stats.logp_gap, stats.is_weight, stats.is_capped = gap_sum / n_tokens, w_sum / n_tokens, capped / n_tokens
         return loss_sum, kl_sum / n_tokens
 
     # ----------------------------------------------------------------------------------- sampling

@@ -50,15 +50,20 @@ class LossTerms:
 
 
 def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor, advantages: torch.Tensor,
-              mask: torch.Tensor, *, clip_eps: float, kl_coef: float, n_tokens: float | None = None) -> LossTerms:
+              mask: torch.Tensor, *, clip_eps: float, kl_coef: float, n_tokens: float | None = None,
+              is_weights: torch.Tensor | None = None) -> LossTerms:
     """The GRPO loss of one group (see the module docstring).
 
     logp (G, T) carries the gradient; old_logp and ref_logp (G, T) are constants; advantages (G,);
-    mask (G, T); n_tokens defaults to mask.sum() (a batch of this one group)."""
+    mask (G, T); n_tokens defaults to mask.sum() (a batch of this one group). is_weights (G, T),
+    constants: per-token importance weights multiplying pg, for completions sampled by another
+    policy than the trained one (llama.cpp rollouts: engine/train/rollouts.importance_weights)."""
     mask = mask.to(logp.dtype)
     n = float(mask.sum()) if n_tokens is None else float(n_tokens)
     ratio = torch.exp(logp - old_logp.detach())
     pg = clipped_policy_term(ratio, advantages.to(logp.dtype)[:, None], clip_eps)
+    if is_weights is not None:
+        pg = pg * is_weights.detach()
     kl = k3_kl(logp, ref_logp.detach())
     per_token = (pg + kl_coef * kl) * mask
     return LossTerms(per_token.sum() / n, float((pg.detach() * mask).sum()), float((kl.detach() * mask).sum()))
