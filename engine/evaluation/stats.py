@@ -11,6 +11,8 @@ fallback giving the same numbers).
 - `paired_bootstrap`: the mean paired difference of two arms on the same items (scores in [0, 1]
   such as mean@k, or any float), a 95 % percentile interval and a two-sided p-value.
 - `breakdown`: accuracy with a Wilson interval per group (difficulty, technique, year, ...).
+- `bootstrap_mean_interval`: a percentile bootstrap interval for the mean of per-item scores
+  (mean@k, where the k samples of one problem are not independent, so no binomial interval fits).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "BootstrapResult",
     "GroupStats",
     "McNemarResult",
+    "bootstrap_mean_interval",
     "breakdown",
     "mcnemar",
     "paired_bootstrap",
@@ -211,3 +214,34 @@ def breakdown(
         low, high = wilson_interval(k, n, z)
         out[g] = GroupStats(n=n, correct=k, accuracy=k / n, low=low, high=high)
     return out
+
+
+def bootstrap_mean_interval(
+    values: Sequence[float],
+    *,
+    iterations: int = 10000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval (low, high) for the mean of `values`, resampling items.
+
+    For per-problem scores such as mean@k (the fraction of a problem's k samples that are right):
+    the samples of one problem are correlated, so the problem, not the sample, is the unit that is
+    resampled. Deterministic for a given `seed`; (0.0, 1.0) for no values, like `wilson_interval`.
+    """
+    if iterations < 1:
+        raise ValueError(f"bootstrap_mean_interval needs iterations >= 1 (iterations={iterations})")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"bootstrap_mean_interval needs 0 < level < 1 (level={level})")
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return (0.0, 1.0)
+    rng = np.random.default_rng(seed)
+    means = np.empty(iterations, dtype=float)
+    chunk = max(1, min(iterations, 2_000_000 // v.size))
+    for start in range(0, iterations, chunk):
+        stop = min(iterations, start + chunk)
+        means[start:stop] = v[rng.integers(0, v.size, size=(stop - start, v.size))].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return (float(low), float(high))

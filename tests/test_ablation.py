@@ -1,0 +1,218 @@
+"""bench/ablation.py: the result JSON built from hand-made eval reports, the overlap check, the
+TTRL arm's rows and the adapter export (fast; no model is run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_ablation", ROOT / "bench" / "ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _problems(prefix: str, n: int, technique: str = "table") -> list[dict]:
+    return [{"id": f"{prefix}{i}", "integrand": f"x**{i + 1}", "technique": technique if i % 2 else "parts",
+             "difficulty": 1 + i % 3} for i in range(n)]
+
+
+def _report(problems: list[dict], greedy: str, samples: list[int], k: int = 4) -> dict:
+    """An eval report: greedy outcomes as a 0/1 string, samples right per problem (of k)."""
+    return {"n_problems": len(problems), "k": k, "problems": [
+        {"id": p["id"], "greedy_ok": g == "1", "sample_ok": [j < s for j in range(k)], "correct": s, "n": k}
+        for p, g, s in zip(problems, greedy, samples)]}
+
+
+def test_result_json_two_arms_mcnemar_by_hand(ablation):
+    sets = {"undergrad_test": _problems("u", 6), "mit": [{"id": f"m{i}", "integrand": "x", "year": 2023 + i % 2}
+                                                         for i in range(4)]}
+    # base vs ladder over the 10 pooled problems:
+    #   undergrad: base 100000, ladder 011110 -> base right/ladder wrong 1 (u0), base wrong/ladder right 4
+    #   mit:       base 0000,   ladder 1100   -> base wrong/ladder right 2
+    # discordant pairs: 1 vs 6, n = 7 -> exact two-sided p = 2 * (C(7,0) + C(7,1)) / 2**7 = 16/128
+    base = {"status": "done", "reports": {
+        "undergrad_test": _report(sets["undergrad_test"], "100000", [1, 0, 0, 0, 0, 0]),
+        "mit": _report(sets["mit"], "0000", [0, 0, 0, 0])}}
+    ladder = {"status": "done", "train_minutes": 60.0, "reports": {
+        "undergrad_test": _report(sets["undergrad_test"], "011110", [0, 4, 2, 2, 1, 0]),
+        "mit": _report(sets["mit"], "1100", [4, 1, 0, 0])}}
+    arms = {"ladder": ladder, "base": base, "ladder_ttrl": {"status": "not run"},
+            "format_only": {"status": "training", "train_minutes": 12.5}}
+    out = ablation.build_result(arms, sets, k=4)
+
+    assert out["eval_set"]["n"] == 10
+    assert out["eval_set"]["sets"]["mit"]["ids"] == ["m0", "m1", "m2", "m3"]
+    assert out["arms"]["base"]["greedy_accuracy"] == pytest.approx(0.1)
+    assert out["arms"]["ladder"]["greedy_accuracy"] == pytest.approx(0.6)
+    assert out["arms"]["ladder"]["train_minutes"] == 60.0  # extra keys are kept
+    lo, hi = out["arms"]["ladder"]["greedy_interval"]
+    assert lo < 0.6 < hi and 0 <= lo and hi <= 1
+    assert out["arms"]["ladder"]["mean@4"] == pytest.approx((0 + 4 + 2 + 2 + 1 + 0 + 4 + 1 + 0 + 0) / 40)
+    assert out["arms"]["ladder"]["mean@4_interval"][0] <= out["arms"]["ladder"]["mean@4"]
+
+    pair = out["paired"]["base_vs_ladder"]
+    assert (pair["greedy"]["a_right_b_wrong"], pair["greedy"]["a_wrong_b_right"]) == (1, 6)
+    assert pair["p_value"] == pytest.approx(16 / 128)
+    assert pair["p_value"] == pytest.approx(2 * (math.comb(7, 0) + math.comb(7, 1)) / 2**7)
+    assert pair["n"] == 10
+    assert pair["mean@4"]["diff"] == pytest.approx(0.025 - 0.35)
+    assert 0 < pair["mean@4"]["p_value"] <= 1
+    # per set: undergrad alone has discordant 1 vs 4 -> p = 2 * (1 + 5) / 32
+    assert pair["by_set"]["undergrad_test"]["p_value"] == pytest.approx(12 / 32)
+    assert pair["by_set"]["mit"]["p_value"] == pytest.approx(0.5)  # 0 vs 2: 2 * 1/4
+
+    by_set = out["arms"]["ladder"]["by_set"]
+    assert by_set["undergrad_test"]["greedy_accuracy"] == pytest.approx(4 / 6)
+    assert set(by_set["undergrad_test"]["by_technique"]) == {"parts", "table"}
+    assert set(by_set["undergrad_test"]["by_difficulty"]) == {"1", "2", "3"}
+    assert by_set["undergrad_test"]["by_difficulty"]["1"]["n"] == 2
+    assert "greedy_interval" in by_set["undergrad_test"]["by_technique"]["parts"]
+    assert set(by_set["mit"]["by_year"]) == {"2023", "2024"} and "by_technique" not in by_set["mit"]
+    assert by_set["mit"]["outcomes"] == {"ids": ["m0", "m1", "m2", "m3"], "greedy": "1100", "samples_right": [4, 1, 0, 0]}
+
+    # unfinished arms are marked, never scored, and their pairs carry no p-value
+    assert out["arms"]["ladder_ttrl"] == {"status": "not run", "greedy_accuracy": None, "mean@4": None}
+    assert out["arms"]["format_only"]["status"] == "training"
+    assert out["arms"]["format_only"]["greedy_accuracy"] is None
+    assert out["paired"]["base_vs_ladder_ttrl"]["p_value"] is None
+    assert "not run" in out["paired"]["ladder_vs_ladder_ttrl"]["status"]
+    # pairs are named in arm order whatever order the arms came in
+    assert set(out["paired"]) == {"base_vs_ladder", "base_vs_format_only", "base_vs_ladder_ttrl",
+                                  "ladder_vs_format_only", "ladder_vs_ladder_ttrl", "format_only_vs_ladder_ttrl"}
+    json.dumps(out)  # JSON-ready
+
+
+def test_identical_arms_and_arm_without_samples(ablation):
+    sets = {"s": _problems("p", 4)}
+    rep = _report(sets["s"], "1010", [2, 2, 0, 0])
+    ttrl = {"status": "done", "reports": {"s": {"problems": ablation.ttrl_rows(rep, [{"id": "p1", "greedy_ok": True}])}}}
+    out = ablation.build_result({"ladder": {"status": "done", "reports": {"s": rep}}, "ladder_ttrl": ttrl}, sets, k=4)
+    assert out["arms"]["ladder_ttrl"]["greedy_accuracy"] == pytest.approx(0.75)
+    assert out["arms"]["ladder_ttrl"]["mean@4"] is None
+    pair = out["paired"]["ladder_vs_ladder_ttrl"]
+    assert pair["p_value"] == pytest.approx(1.0)  # one discordant pair
+    assert pair["mean@4"] is None
+
+
+def test_ttrl_rows_replace_only_attempted(ablation):
+    rep = {"problems": [{"id": "a", "greedy_ok": True, "sample_ok": [True]},
+                        {"id": "b", "greedy_ok": False, "sample_ok": [False]},
+                        {"id": "c", "greedy_ok": False, "sample_ok": [False]}]}
+    rows = ablation.ttrl_rows(rep, [{"id": "b", "greedy_ok": True}, {"id": "c", "greedy_ok": False}])
+    assert [r["greedy_ok"] for r in rows] == [True, True, False]
+    assert all(r["sample_ok"] == [] for r in rows)
+
+
+def test_overlap_check(ablation):
+    problems = [{"id": "t1", "integrand": "x**2 + 1"}, {"id": "t2", "integrand": "sin(2*x)"},
+                {"id": "t3", "integrand": "exp(3*x)"}]
+    tree = ["1 + x**2", "2*sin(x)*cos(x)", "x*exp(x)", "not a formula ((", "cos(x)"]
+    got = ablation.overlap(tree, problems)
+    assert got["tree_size"] == 5
+    assert got["exact"] == ["t1"] and got["exact_count"] == 1  # the same integral written otherwise
+    assert got["near_nodes"] >= 2  # 1 + x**2 itself, and 2*sin(x)*cos(x) = sin(2*x)
+    clean = ablation.overlap(["x*exp(x)", "cos(x)"], problems)
+    assert clean["exact"] == [] and clean["near_nodes"] == 0
+
+
+def test_shipped_train_and_test_sets_do_not_overlap(ablation):
+    data = ROOT / "engine" / "data"
+    train = ablation.read_jsonl(data / "undergrad_train.jsonl")
+    held_out = ablation.read_jsonl(data / "undergrad_test.jsonl") + ablation.read_jsonl(data / "mit_bee_2023_2024.jsonl")
+    got = ablation.overlap([r["integrand"] for r in train], held_out)
+    assert got["exact"] == [] and got["near_nodes"] == 0
+
+
+def test_spread(ablation):
+    assert ablation.spread(list(range(10)), 3) == [0, 3, 6]
+    assert ablation.spread(list(range(4)), None) == [0, 1, 2, 3]
+    assert ablation.spread(list(range(4)), 9) == [0, 1, 2, 3]
+
+
+def test_export_adapter_bf16_and_replaced(ablation, tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file, save_file
+
+    src = tmp_path / "adapter"
+    src.mkdir()
+    save_file({"a.lora_A.weight": torch.randn(4, 8), "a.lora_B.weight": torch.zeros(8, 4)},
+              str(src / "adapter_model.safetensors"))
+    (src / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "/tmp/x"}))
+    dest = tmp_path / "out" / "ladder"
+    dest.mkdir(parents=True)
+    (dest / "stale.bin").write_text("old adapter")
+    info = ablation.export_adapter(src, dest, {"model": "tiny", "step": 3})
+    assert info["exported"]
+    assert not (dest / "stale.bin").exists()  # replaced, not accumulated
+    weights = load_file(str(dest / "adapter_model.safetensors"))
+    assert all(v.dtype == torch.bfloat16 for v in weights.values())
+    assert json.loads((dest / "adapter_config.json").read_text())["base_model_name_or_path"] == "tiny"
+    assert json.loads((dest / "meta.json").read_text())["step"] == 3
+    refused = ablation.export_adapter(src, dest, {"model": "tiny"}, limit_mb=1e-6)
+    assert not refused["exported"] and (dest / "meta.json").exists()  # the previous export stays
+
+
+def test_training_record_minutes_and_redone_steps(ablation, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    events = [{"type": "variant", "t": 100.0}, {"type": "run_started", "t": 110.0},
+              {"type": "step", "t": 160.0, "step": 1, "reward_mean": 0.05, "accuracy": 0.0},
+              {"type": "step", "t": 220.0, "step": 2, "reward_mean": 0.3, "accuracy": 0.25},
+              # killed, resumed: step 2 is redone in the second session
+              {"type": "step", "t": 1060.0, "step": 2, "reward_mean": 0.5, "accuracy": 0.5}]
+    (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    sessions = [{"started": 90.0, "clock_start": 90.0, "spent_before": 0.0},
+                {"started": 1000.0, "clock_start": 1000.0, "spent_before": 150.0}]
+    rec = ablation.training_record(run, sessions)
+    assert rec["steps_done"] == 2
+    assert [p["minute"] for p in rec["per_step"]] == [pytest.approx(70 / 60, abs=1e-3), pytest.approx(210 / 60, abs=1e-3)]
+    assert rec["per_step"][1]["reward_mean"] == 0.5
+    assert rec["steps_with_verified_answer"] == 1
+
+
+def test_bootstrap_mean_interval():
+    from engine.evaluation.stats import bootstrap_mean_interval
+
+    assert bootstrap_mean_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    lo, hi = bootstrap_mean_interval([0, 0.25, 1, 0.75, 0.5, 0, 1], iterations=2000, seed=1)
+    assert 0 <= lo < 3.5 / 7 < hi <= 1
+    assert bootstrap_mean_interval([]) == (0.0, 1.0)
+
+
+def test_git_commit_only_its_paths(ablation, tmp_path, monkeypatch):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    (repo / "other.txt").write_text("someone else's work\n")
+    git("add", "other.txt")  # staged by another engineer: must stay out of the ablation's commit
+    results = repo / "bench" / "results"
+    (results / "adapters" / "ladder").mkdir(parents=True)
+    (results / "ablation-x.json").write_text("{}")
+    (results / "adapters" / "ladder" / "w.bin").write_text("w")
+    monkeypatch.setattr(ablation, "ROOT", repo)
+    assert ablation.git_commit([results / "ablation-x.json", results / "adapters" / "ladder"], "arm finished")
+    assert set(git("show", "--name-only", "--format=", "HEAD").split()) == {
+        "bench/results/ablation-x.json", "bench/results/adapters/ladder/w.bin"}
+    assert "other.txt" in git("diff", "--cached", "--name-only")
+    # the adapter replaced: the old file's deletion is committed too
+    (results / "adapters" / "ladder" / "w.bin").unlink()
+    (results / "adapters" / "ladder" / "v.bin").write_text("v")
+    assert ablation.git_commit([results / "adapters" / "ladder"], "adapter replaced")
+    assert git("ls-files", "bench/results/adapters").split() == ["bench/results/adapters/ladder/v.bin"]
