@@ -121,6 +121,7 @@ def test_group_advantages_by_hand():
 def trainer_config(**grpo) -> Config:
     cfg = Config()
     cfg.device = "cpu"
+    cfg.grpo.rollout_backend = "hf"  # the trainer's own generate: the policy's and reference's logits
     cfg.sample.max_tokens = 5
     cfg.grpo.group_size = 4
     for k, v in grpo.items():
