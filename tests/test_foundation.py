@@ -35,6 +35,38 @@ def test_config_rejects_unknown_key(tmp_path: Path) -> None:
         Config.load(toml)
 
 
+@pytest.mark.parametrize("toml, message", [
+    ("[grpo]\ngroup_size = '4'\n", "grpo.group_size: expected int, got str"),
+    ("[grpo]\nlr = true\n", "grpo.lr: expected float, got bool"),
+    ("[grpo]\nlora_targets = [1, 2]\n", "grpo.lora_targets: expected str, got int"),
+    ("grpo = 3\n", "grpo: expected a table"),
+])
+def test_config_rejects_wrong_types_naming_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(LadderError, match=message):
+        Config.load(path)
+
+
+def test_config_save_writes_what_load_reads(tmp_path: Path) -> None:
+    cfg = Config(model="tiny")
+    cfg.grpo.group_size, cfg.variants.temperatures, cfg.sample.reward = 3, (0.5, 1.5), "format_only"
+    cfg.save(tmp_path / "c.toml")
+    assert Config.load(tmp_path / "c.toml") == cfg
+
+
+def test_bad_config_is_a_one_line_error_from_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.toml"
+    path.write_text("[ttrl]\nsteps = 'many'\n")
+    proc = subprocess.run([sys.executable, "-m", "engine.commands", "ttrl", "x", "--model", "tiny", "--config", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["ladder: error: config key ttrl.steps: expected int, got str 'many'"]
+
+
 def test_events_written_and_torn_line_skipped(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     sink = EventSink(run="r", path=path)
