@@ -147,9 +147,9 @@ def test_reference_is_the_model_without_the_adapter(tiny_dir):
     seen = []
     update = trainer._update
 
-    def spy(groups, refs):
+    def spy(groups, refs, *rest):
         seen.extend((g, refs[id(g)].clone()) for g in groups)
-        return update(groups, refs)
+        return update(groups, refs, *rest)
 
     trainer._update = spy
     assert trainer.step(lambda: PROMPT).updated and seen
