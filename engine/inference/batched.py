@@ -30,6 +30,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,13 +71,14 @@ class _Seq:
 class BatchedLlama:
     """Batched sampling and scoring on the model of `backend`; see the module docstring."""
 
-    def __init__(self, backend: LlamaCppBackend, n_threads: int | None = None):
+    def __init__(self, backend: LlamaCppBackend, n_threads: int = 0):
         import llama_cpp
 
         self.backend = backend
         self.llm = backend.llm
         self.n_vocab = self.llm.n_vocab()
-        self.n_threads = n_threads or self.llm.context_params.n_threads
+        self.n_threads = n_threads  # 0 = decided per call from the load (free_cores)
+        self.last_threads = 0
         self._ctx = None  # llama_cpp._internals.LlamaContext
         self._n_ctx = self._n_seq = 0
         self._vocab = self.llm._model.vocab
@@ -106,13 +108,24 @@ class BatchedLlama:
         p.n_batch = p.n_ubatch = max(N_BATCH, self._n_seq)
         p.n_seq_max = self._n_seq
         p.kv_unified = True  # one cache: a prompt's cells are shared by its group, not copied
-        p.n_threads = p.n_threads_batch = self.n_threads
+        p.n_threads = p.n_threads_batch = self.n_threads or os.cpu_count() or 1
         p.no_perf = True
         try:
             self._ctx = _internals.LlamaContext(model=self.llm._model, params=p, verbose=False)
         except ValueError as e:
             raise LadderError(f"llama.cpp could not create a context of {self._n_ctx} cells: {e}") from e
         self._apply_adapter()
+
+    def _set_threads(self) -> int:
+        """llama.cpp's threads wait for each other at every operation by spinning, so a thread the OS
+        takes away stalls the others: on a 2-core machine under load 8, 2 threads decoded 5-8x slower
+        than 1 (measured). Unless fixed, use only the cores the load average leaves free."""
+        import llama_cpp
+
+        n = self.n_threads or free_cores()
+        llama_cpp.llama_set_n_threads(self._ctx.ctx, n, n)
+        self.last_threads = n
+        return n
 
     def _apply_adapter(self) -> None:
         import llama_cpp
@@ -220,6 +233,7 @@ class BatchedLlama:
         seed = params.seed if params.seed is not None else int(time.time_ns() % 2**31)
         n_seq = len(prompts) * n
         self._ensure(n_seq, sum(len(p) for p in prompts) + n_seq * (params.max_tokens + 1))
+        self._set_threads()
         batch = llama_cpp.llama_batch_init(max(N_BATCH, n_seq), 0, 1)
         seqs: list[_Seq] = []
         t0 = time.perf_counter()
@@ -260,6 +274,7 @@ class BatchedLlama:
         total = time.perf_counter() - t0
         tokens = sum(len(s.out.token_ids) for s in seqs)
         self.last_stats = {"prefill_s": t_prefill, "seconds": total, "tokens": tokens, "decode_calls": steps,
+                           "threads": self.last_threads,
                            "tokens_per_s": tokens / total if total > 0 else 0.0}
         out: list[list[Completion]] = [[] for _ in prompts]
         for s in seqs:
@@ -309,6 +324,7 @@ class BatchedLlama:
 
         n = max(len(completions), 1)
         self._ensure(n, len(prompt) + sum(len(c) for c in completions) + n)
+        self._set_threads()
         batch = llama_cpp.llama_batch_init(max(N_BATCH, n), 0, 1)
         try:
             first = self._prefill(batch, [prompt], [0])[0]
@@ -328,6 +344,16 @@ class BatchedLlama:
         finally:
             llama_cpp.llama_batch_free(batch)
         return out
+
+
+def free_cores() -> int:
+    """Cores not taken by other work: cores - (1-minute load average - our own ~1), at least 1."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return max(1, min(cores, round(cores - max(load - 1.0, 0.0))))
 
 
 def rollout_file(source: str | Path, kind: str = "model") -> Path:

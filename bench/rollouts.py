@@ -1,0 +1,224 @@
+"""GRPO rollouts on llama.cpp vs transformers, in the same run: throughput, step time, policy gap.
+
+1. throughput  qwen2.5-coder-0.5b, one prompt x 8 sequences x exactly 128 new tokens (end of turn
+               ignored, no stop string), temperature 1, a LoRA adapter (r = 16, every projection,
+               small random B) loaded on both sides: the HF backend (peft model, one batched
+               `generate`; the anchor) against engine/inference/batched.py (one llama_batch per
+               token for the 8 sequences, prompt evaluated once), alternated round by round so
+               machine load hits both alike; llama.cpp one sequence after another once, for context.
+2. step        one updating GRPO step, 1 prompt x 8 completions, <= 128 tokens: GRPOTrainer with
+               [grpo] rollout_backend = "hf" (the anchor) and "llamacpp", both in this process,
+               alternated. The reward is the verifier's plus 1e-6 x completion length, so that every
+               step updates (a flat group would skip the update and flatter both sides).
+3. gap         per-token |log pi_train - log pi_rollout| on the llama.cpp trainer's real rollouts
+               (from its step events), for the Q4 file and, with --precision, a q8_0 copy.
+
+    .venv/bin/python bench/rollouts.py [--rounds 2] [--steps 2] [--precision q8_0]
+
+Writes bench/results/rollouts.json and the summary bench/results/signal.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import write_result
+
+MODEL = "qwen2.5-coder-0.5b"
+PROBLEM = "x*exp(x)"
+GROUP, MAX_TOKENS, SEED = 8, 128, 0
+
+
+def _config(backend: str, rollout_gguf: str = "model"):
+    from engine.runs.config import Config
+
+    cfg = Config()
+    cfg.model, cfg.device = MODEL, "auto"
+    cfg.grpo.group_size, cfg.grpo.seed, cfg.grpo.max_resample = GROUP, SEED, 0
+    cfg.grpo.rollout_backend, cfg.grpo.rollout_gguf = backend, rollout_gguf
+    cfg.sample.max_tokens = MAX_TOKENS
+    return cfg
+
+
+def _make_adapter(model_dir: Path, out: Path) -> Path:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from engine.inference.hf import load_hf_model
+
+    model, _ = load_hf_model(model_dir, "cpu")
+    torch.manual_seed(SEED)
+    peft = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=[
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    for name, p in peft.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.002)
+    peft.save_pretrained(out)
+    del peft, model
+    return out
+
+
+def throughput(rounds: int, sequential: bool) -> dict:
+    from engine.inference.base import GenerationParams
+    from engine.inference.batched import BatchedLlama
+    from engine.inference.hf import HFBackend
+    from engine.inference.llamacpp import LlamaCppBackend
+    from engine.inference.lora_gguf import convert_lora
+    from engine.inference.models import hf_model_dir, resolve
+    from engine.inference.prompts import solve_chat
+
+    model_dir = hf_model_dir(MODEL)
+    chat = solve_chat(PROBLEM)
+    params = GenerationParams(n=GROUP, temperature=1.0, max_tokens=MAX_TOKENS, ignore_eos=True, stop=(), seed=SEED)
+    with tempfile.TemporaryDirectory() as tmp:
+        peft_dir = _make_adapter(model_dir, Path(tmp) / "adapter")
+        gguf = convert_lora(peft_dir, Path(tmp) / "adapter.gguf", model_dir)
+        hf = HFBackend(model_dir, model_name=MODEL, device="auto", adapter=peft_dir)
+        backend = LlamaCppBackend(resolve(MODEL).path, model_name=MODEL, n_ctx=512)
+        engine = BatchedLlama(backend)
+        engine.set_adapter(gguf)
+        prompt = backend.prompt_tokens(chat)
+        rows = []
+        for r in range(rounds):
+            t = time.perf_counter()
+            out = hf.generate([chat], params)[0]
+            hf_s = time.perf_counter() - t
+            hf_tok = sum(s.tokens for s in out)
+            t = time.perf_counter()
+            got = engine.generate([prompt], params)[0]
+            ll_s = time.perf_counter() - t
+            ll_tok = sum(len(c.token_ids) for c in got)
+            row = {"hf_tokens": hf_tok, "hf_s": round(hf_s, 2), "hf_tokens_per_s": round(hf_tok / hf_s, 2),
+                   "llamacpp_tokens": ll_tok, "llamacpp_s": round(ll_s, 2),
+                   "llamacpp_tokens_per_s": round(ll_tok / ll_s, 2),
+                   "llamacpp_prefill_s": round(engine.last_stats["prefill_s"], 2)}
+            row["ratio"] = round(row["llamacpp_tokens_per_s"] / row["hf_tokens_per_s"], 2)
+            rows.append(row)
+            print(f"[throughput {r + 1}] HF {row['hf_tokens_per_s']} tok/s, llama.cpp batched "
+                  f"{row['llamacpp_tokens_per_s']} tok/s, ratio {row['ratio']}", file=sys.stderr, flush=True)
+        seq = None
+        if sequential:
+            one = GenerationParams(n=1, temperature=1.0, max_tokens=MAX_TOKENS, ignore_eos=True, stop=(), seed=SEED)
+            t = time.perf_counter()
+            toks = sum(len(engine.generate([prompt], one)[0][0].token_ids) for _ in range(GROUP))
+            seq = {"tokens": toks, "s": round(time.perf_counter() - t, 2)}
+            seq["tokens_per_s"] = round(toks / seq["s"], 2)
+            print(f"[throughput] llama.cpp one sequence at a time {seq['tokens_per_s']} tok/s", file=sys.stderr)
+        engine.close()
+        backend.close()
+        del hf
+    return {"rounds": rows, "llamacpp_sequential": seq, "device": "cpu" if not _cuda() else "cuda",
+            "median_ratio": statistics.median(r["ratio"] for r in rows),
+            "hf_tokens_per_s": statistics.median(r["hf_tokens_per_s"] for r in rows),
+            "llamacpp_tokens_per_s": statistics.median(r["llamacpp_tokens_per_s"] for r in rows)}
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _reward(cfg):
+    from engine.train.reward import RewardResult, score_many
+
+    def fn(items):
+        return [RewardResult(r.reward + 1e-6 * len(text), r.ok, r.answer, r.reason)
+                for r, (_, text) in zip(score_many(items, cfg), items)]
+    return fn
+
+
+def _row(s) -> dict:
+    row = {k: v for k, v in s.event_fields().items()}
+    row["tokens"] = s.tokens
+    return row
+
+
+def steps(n_steps: int, precision: str | None) -> dict:
+    from engine.inference.models import hf_model_dir
+    from engine.train.grpo import GRPOTrainer
+
+    model_dir = hf_model_dir(MODEL)
+    prompt = {"id": "bench", "integrand": PROBLEM}
+    trainers = {}
+    for name, backend in (("hf", "hf"), ("llamacpp", "llamacpp")):
+        cfg = _config(backend)
+        trainers[name] = GRPOTrainer(model_dir, cfg, reward_fn=_reward(cfg))
+    rows: dict[str, list] = {"hf": [], "llamacpp": []}
+    for i in range(n_steps):
+        for name, tr in trainers.items():
+            s = tr.step(lambda: prompt)
+            rows[name].append(_row(s))
+            print(f"[step {i + 1} {name}] {s.seconds:.1f} s = gen {s.gen_s:.1f} + verify {s.verify_s:.2f} + "
+                  f"fwd/bwd {s.train_s:.1f} + opt {s.opt_s:.2f}; {s.tokens} tokens, {s.tokens_per_s:.1f} tok/s, "
+                  f"updated {s.updated}, gap {s.logp_gap:.3f}, w {s.is_weight:.3f}, capped {s.is_capped:.3f}",
+                  file=sys.stderr, flush=True)
+    sync_s = trainers["llamacpp"].rollouts.sync_s
+    del trainers
+    out = {"hf": rows["hf"], "llamacpp": rows["llamacpp"], "llamacpp_adapter_sync_s_total": round(sync_s, 2)}
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
+    out["hf_median_s"], out["llamacpp_median_s"] = round(med["hf"], 2), round(med["llamacpp"], 2)
+    out["ratio"] = round(med["hf"] / med["llamacpp"], 2)
+    out["per_round_ratio"] = [round(a["seconds"] / b["seconds"], 2) for a, b in zip(rows["hf"], rows["llamacpp"])]
+    if precision:
+        cfg = _config("llamacpp", precision)
+        t = time.perf_counter()
+        tr = GRPOTrainer(model_dir, cfg, reward_fn=_reward(cfg))
+        build_s = time.perf_counter() - t
+        prow = []
+        for i in range(n_steps):
+            s = tr.step(lambda: prompt)
+            prow.append(_row(s))
+            print(f"[step {i + 1} llamacpp {precision}] {s.seconds:.1f} s, gen {s.gen_s:.1f}, {s.tokens_per_s:.1f} tok/s, "
+                  f"gap {s.logp_gap:.3f}, w {s.is_weight:.3f}, capped {s.is_capped:.3f}", file=sys.stderr, flush=True)
+        out["precision"] = {"rollout_gguf": precision, "trainer_start_s": round(build_s, 1), "steps": prow}
+    return out
+
+
+def _gap(rows: list[dict]) -> dict:
+    upd = [r for r in rows if r["updated"]]
+    return {"mean_abs_logp_gap": round(statistics.mean(r["logp_gap"] for r in upd), 4) if upd else None,
+            "mean_is_weight": round(statistics.mean(r["is_weight"] for r in upd), 4) if upd else None,
+            "capped_share": round(statistics.mean(r["is_capped"] for r in upd), 4) if upd else None,
+            "rollout_tokens_per_s": round(statistics.median(r["rollout_tokens_per_s"] for r in rows), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--precision", choices=["q8_0", "f16"], default=None)
+    ap.add_argument("--no-sequential", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    tp = None if a.skip_throughput else throughput(a.rounds, not a.no_sequential)
+    st = steps(a.steps, a.precision)
+    settings = {"model": MODEL, "problem": PROBLEM, "group": GROUP, "max_tokens": MAX_TOKENS, "lora_r": 16,
+                "seed": SEED, "rounds": a.rounds, "steps": a.steps, "temperature": 1.0, "is_cap": 2.0}
+    gaps = {"model": _gap(st["llamacpp"])}
+    if "precision" in st:
+        gaps[st["precision"]["rollout_gguf"]] = _gap(st["precision"]["steps"])
+    result = {**settings, "throughput": tp, "step": st, "logp_gap": gaps, "wall_s": round(time.perf_counter() - t0, 1),
+              "note": "same process, alternated rounds; shared 2-core machine, so absolute figures move with load"}
+    path = write_result("rollouts", result)
+    summary = {**settings,
+               "rollout_speedup_vs_hf": tp["median_ratio"] if tp else None,
+               "rollout_tokens_per_s": {"hf": tp["hf_tokens_per_s"], "llamacpp_batched": tp["llamacpp_tokens_per_s"],
+                                        "llamacpp_sequential": (tp["llamacpp_sequential"] or {}).get("tokens_per_s")}
+               if tp else None,
+               "step_speedup_vs_hf_trainer": st["ratio"],
+               "step_s": {"hf": st["hf_median_s"], "llamacpp": st["llamacpp_median_s"]},
+               "logp_gap": gaps, "details": "bench/results/rollouts.json"}
+    write_result("signal", summary)
+    print(f"rollouts: llama.cpp batched / HF = {summary['rollout_speedup_vs_hf']}x; step HF / llama.cpp = "
+          f"{st['ratio']}x; wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
