@@ -10,19 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import TINY_TRAIN_CONFIG
+
 from engine.commands import run as cli_run
 from engine.runs.events import read_events
 
-CONFIG = """
-[variants]
-source = "symbolic"
-max_variants = 3
-[sample]
-max_tokens = 4
-[grpo]
-group_size = 2
-max_resample = 0
-"""
+CONFIG = TINY_TRAIN_CONFIG
 
 
 def config_file(tmp_path: Path) -> Path:

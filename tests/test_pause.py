@@ -7,7 +7,6 @@ child (which runs the real Control over stdin) and pressing it again resumes it.
 from __future__ import annotations
 
 import io
-import json
 import sys
 import textwrap
 import threading
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from engine.runs.events import Control, read_events
 
@@ -97,7 +97,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str,
 
 def test_paused_training_takes_no_step_until_resumed(tmp_path, problems_file, tiny_dir, monkeypatch):
     from engine.commands import run as cli_run
-
     from engine.train.grpo import GRPOTrainer
 
     control = Control()
@@ -181,13 +180,6 @@ async def test_p_on_the_dashboard_pauses_and_resumes_a_live_engine(tmp_path: Pat
     script = tmp_path / "engine.py"
     script.write_text(ENGINE)
     app = LadderApp(model="tiny", runs_dir=tmp_path / "runs", engine_cmd=[sys.executable, str(script)])
-
-    async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("timed out waiting for the app")
-            await pilot.pause(0.05)
 
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f5")

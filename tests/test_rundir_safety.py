@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import TINY_TRAIN_CONFIG
 
 from engine.commands import run as cli_run
 from engine.errors import LadderError
@@ -23,16 +24,7 @@ from engine.runs.events import read_events
 from engine.runs.lock import read_holder, writer
 from engine.runs.rundir import MANIFEST, RunDir, inspect_run
 
-CONFIG = """
-[variants]
-source = "symbolic"
-max_variants = 3
-[sample]
-max_tokens = 4
-[grpo]
-group_size = 2
-max_resample = 0
-"""
+CONFIG = TINY_TRAIN_CONFIG
 
 HOLDER = textwrap.dedent("""
     import sys, time

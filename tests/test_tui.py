@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import sympy
+from helpers import wait_for
 from textual.widgets import DataTable, Input, Select
 
 from engine.verify.parse import parse
@@ -23,11 +22,11 @@ from ladder_tui.screens.export import ExportScreen
 from ladder_tui.screens.runs import RunsScreen
 from ladder_tui.screens.solve import SolveScreen
 from ladder_tui.screens.train_form import TrainFormScreen
-from ladder_tui.widgets.verification_log import MAX_ROWS
 from ladder_tui.synthetic import synthetic_events, write_synthetic_run
 from ladder_tui.widgets.answer_card import AnswerCard
 from ladder_tui.widgets.rollout_view import RolloutView
 from ladder_tui.widgets.variant_tree import VariantTree
+from ladder_tui.widgets.verification_log import MAX_ROWS
 
 pytestmark = pytest.mark.anyio
 
@@ -40,13 +39,6 @@ def anyio_backend() -> str:
     return "asyncio"  # Textual runs on asyncio
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Let the app run until `condition()` holds (engine children take a few seconds)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.1)
 
 
 def dashboard(app: LadderApp) -> DashboardScreen:

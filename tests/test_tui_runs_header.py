@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import DataTable, Static
@@ -37,12 +36,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def rows(screen) -> dict[str, list[str]]:
