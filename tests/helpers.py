@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from engine.runs.config import Config
+from engine.train.reward import RewardResult
+
 # A training run on `tiny` that takes seconds: symbolic variants, tiny groups and completions.
 TINY_TRAIN_CONFIG = """
 [variants]
@@ -25,3 +28,21 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, 
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(step)
+
+
+def trainer_config(max_tokens: int = 6, **grpo) -> Config:
+    """A GRPOTrainer config for `tiny` on the CPU: groups of 4, a few tokens, the trainer's own
+    generate (so the policy's and the reference's logits are what the tests look at)."""
+    cfg = Config()
+    cfg.device = "cpu"
+    cfg.grpo.rollout_backend = "hf"
+    cfg.sample.max_tokens = max_tokens
+    cfg.grpo.group_size = 4
+    for k, v in grpo.items():
+        setattr(cfg.grpo, k, v)
+    return cfg
+
+
+def by_length(items):
+    """A reward that differs between completions of random text (so groups are not flat)."""
+    return [RewardResult(float(len(text)), False, None, "") for _, text in items]

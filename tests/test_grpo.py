@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import torch
+from helpers import by_length, trainer_config
 
-from engine.runs.config import Config
-from engine.train.reward import RewardResult
 from engine.train.grpo import GRPOTrainer
+from engine.train.reward import RewardResult
 
 PROMPT = {"id": "p", "integrand": "x**2"}
 
 
-def small_config(**grpo) -> Config:
-    cfg = Config()
-    cfg.device = "cpu"
-    cfg.sample.max_tokens = 6
-    cfg.grpo.group_size = 4
-    for k, v in grpo.items():
-        setattr(cfg.grpo, k, v)
-    return cfg
 
 
-def by_length(items):
-    """A reward that differs between completions of random text (so groups are not flat)."""
-    return [RewardResult(float(len(text)), False, None, "") for _, text in items]
 
 
 def test_step_changes_only_lora_weights(tiny_dir):
-    trainer = GRPOTrainer(tiny_dir, small_config(lr=1e-2), reward_fn=by_length)
+    trainer = GRPOTrainer(tiny_dir, trainer_config(lr=1e-2), reward_fn=by_length)
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     stats = trainer.step(lambda: PROMPT)
     assert stats.updated and stats.groups == 1 and len(stats.rollouts) == 4
@@ -45,7 +34,7 @@ def test_flat_group_is_skipped_and_resampled(tiny_dir):
         draws.append(1)
         return PROMPT
 
-    trainer = GRPOTrainer(tiny_dir, small_config(max_resample=2),
+    trainer = GRPOTrainer(tiny_dir, trainer_config(max_resample=2),
                           reward_fn=lambda items: [RewardResult(0.05, False, "x", "") for _ in items])
     before = trainer.lora_state()
     stats = trainer.step(draw)
@@ -56,7 +45,7 @@ def test_flat_group_is_skipped_and_resampled(tiny_dir):
 
 def test_shared_prompt_logprobs_equal_full_sequence(tiny_dir):
     """The prompt-KV-sharing forward must give the same log-probs as the plain one."""
-    cfg = small_config()
+    cfg = trainer_config()
     trainer = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
     ids = trainer._prompt_ids(PROMPT)
     completions = trainer.generate(ids, 3, 1.0, 5)
@@ -78,7 +67,7 @@ def test_rewarded_completions_become_more_likely(tiny_dir):
     from engine.train.grpo import _Group
 
     good = set("abcdefghijklm")
-    cfg = small_config(lr=1e-2, kl_coef=0.0)
+    cfg = trainer_config(lr=1e-2, kl_coef=0.0)
     cfg.grpo.group_size, cfg.sample.max_tokens = 8, 1
     trainer = GRPOTrainer(tiny_dir, cfg, reward_fn=lambda items: [
         RewardResult(float(text[:1] in good and text != ""), False, None, "") for _, text in items])
@@ -105,7 +94,7 @@ def test_rewarded_completions_become_more_likely(tiny_dir):
 
 def test_checkpoint_roundtrip_is_exact(tiny_dir, tmp_path):
     """Saving and loading gives the same weights and the same next rollouts (RNG restored)."""
-    cfg = small_config(lr=1e-2)
+    cfg = trainer_config(lr=1e-2)
     a = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
     a.step(lambda: PROMPT)
     a.save(tmp_path, {"step": 1})

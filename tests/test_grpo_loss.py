@@ -7,10 +7,9 @@ import math
 
 import pytest
 import torch
+from helpers import by_length, trainer_config
 
-from engine.runs.config import Config
 from engine.train.loss import clipped_policy_term, group_advantages, grpo_loss, k3_kl
-from engine.train.reward import RewardResult
 
 # Two completions of 3 tokens; the second has 2 real tokens and one pad (whose numbers must not count).
 LOGP = [[-1.0, -2.0, -0.5], [-1.5, -0.2, 0.0]]
@@ -118,19 +117,8 @@ def test_group_advantages_by_hand():
 
 # ------------------------------------------------------------------ the trainer's use of the loss
 
-def trainer_config(**grpo) -> Config:
-    cfg = Config()
-    cfg.device = "cpu"
-    cfg.grpo.rollout_backend = "hf"  # the trainer's own generate: the policy's and reference's logits
-    cfg.sample.max_tokens = 5
-    cfg.grpo.group_size = 4
-    for k, v in grpo.items():
-        setattr(cfg.grpo, k, v)
-    return cfg
 
 
-def by_length(items):
-    return [RewardResult(float(len(text)), False, None, "") for _, text in items]
 
 
 PROMPT = {"id": "p", "integrand": "x**2"}
