@@ -7,7 +7,9 @@ after checking the new pictures.
 
 from __future__ import annotations
 
+import inspect
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -43,16 +45,39 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def settle(pilot, condition, timeout: float = 30.0) -> None:
-    waited = 0.0
-    while not condition() and waited < timeout:
+    """Wait until `condition()` holds, then let the screen finish drawing. Fails the test, naming
+    the condition, if it does not hold within `timeout` seconds: a picture of a screen that never
+    got there would only show a confusing diff (or, with --snapshot-update, record a wrong one)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            try:
+                what = inspect.getsource(condition).strip()
+            except (OSError, TypeError):
+                what = repr(condition)
+            # AssertionError, not pytest.fail: Textual's pilot lets an Exception end the app and
+            # reach the test, while pytest.fail's BaseException would leave the app hanging
+            raise AssertionError(f"the app never settled within {timeout:g} s: {what} is still false "
+                                 f"(screen: {type(pilot.app.screen).__name__})")
         await pilot.pause(0.1)
-        waited += 0.1
     await pilot.pause(0.2)
     pilot.app.clear_notifications()
     # A blinking cursor would make the picture depend on when it is taken.
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False
     await pilot.pause(0.05)
+
+
+def test_settle_fails_loudly_when_the_app_never_settles(runs: Path) -> None:
+    from textual._doc import take_svg_screenshot
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, lambda: pilot.app.screen is None, timeout=0.5)
+
+    t0 = time.monotonic()
+    with pytest.raises(AssertionError, match=r"never settled within 0.5 s: .*pilot.app.screen is None"):
+        take_svg_screenshot(LadderApp(model="tiny", runs_dir=runs), terminal_size=(80, 24), run_before=run_before)
+    assert time.monotonic() - t0 < 20
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -1,0 +1,148 @@
+"""The variant pool's decisions, value by value: the weight formula of each branch (unseen, edge,
+saturated), the depth and recency factors, the floor, the draw counter, and the order of a weighted
+draw. Written so that changing any constant or comparison in engine/train/pool.py fails a test
+(`make mutate` checks that)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.errors import LadderError
+from engine.runs.config import VariantConfig
+from engine.train.pool import SolveStats, VariantPool
+from engine.variants.nodes import Node
+
+# distinct values, so a weight identifies the branch and the factors that produced it
+CFG = dict(pool_min_attempts=3, pool_unseen_weight=0.7, pool_edge_weight=2.0, pool_saturated_weight=0.3,
+           pool_depth_weight=1.5, pool_recency_window=0)
+
+
+def node(i: str, depth: int = 0) -> Node:
+    return Node(i, None, depth, "easier" if depth else "root", "symbolic", "x")
+
+
+def pool_with(attempts: int, successes: int, depth: int = 0, **cfg) -> VariantPool:
+    pool = VariantPool([node("v", depth)], VariantConfig(**{**CFG, **cfg}))
+    for j in range(attempts):
+        pool.record("v", j < successes)
+    return pool
+
+
+def test_fresh_pool_state():
+    pool = VariantPool([node("a"), {"id": "b", "integrand": "x", "depth": 2}], VariantConfig())
+    assert pool.draws == 0 and len(pool) == 2 and pool.nodes["b"].depth == 2
+    assert pool.stats == {"a": SolveStats(0, 0, -1), "b": SolveStats(0, 0, -1)}
+    assert pool.state_dict() == {"draws": 0, "stats": {"a": {"attempts": 0, "successes": 0, "last_draw": -1},
+                                                       "b": {"attempts": 0, "successes": 0, "last_draw": -1}}}
+    assert pool.rate("a") is None and pool.edge() == []
+    with pytest.raises(LadderError, match="empty"):
+        VariantPool([], VariantConfig())
+
+
+def test_record_counts_attempts_and_successes():
+    pool = pool_with(0, 0)
+    pool.record("v", True)
+    pool.record("v", False)
+    pool.record("v", 1)
+    assert pool.stats["v"] == SolveStats(3, 2, -1) and pool.rate("v") == pytest.approx(2 / 3)
+    pool.record("new", True)  # an id the pool did not start with is counted too
+    assert pool.stats["new"] == SolveStats(1, 1, -1)
+
+
+@pytest.mark.parametrize("attempts, successes, weight", [
+    (0, 0, 0.7),  # unseen
+    (2, 2, 0.7),  # one attempt short of pool_min_attempts: still unseen
+    (3, 0, 0.3),  # never solved: saturated
+    (3, 3, 0.3),  # always solved: saturated
+    (4, 1, 0.3 + 2.0 * 4 * 0.25 * 0.75),  # at the edge, p = 1/4
+    (4, 2, 0.3 + 2.0),  # p = 1/2: the full edge weight
+    (3, 1, 0.3 + 2.0 * 4 * (1 / 3) * (2 / 3)),
+    (3, 2, 0.3 + 2.0 * 4 * (2 / 3) * (1 / 3)),
+])
+def test_weight_of_each_branch(attempts, successes, weight):
+    assert pool_with(attempts, successes).weight("v") == pytest.approx(weight, rel=1e-12)
+
+
+def test_depth_multiplies_the_weight():
+    assert pool_with(0, 0, depth=2).weight("v") == pytest.approx(0.7 * 1.5 ** 2, rel=1e-12)
+    assert pool_with(4, 2, depth=3).weight("v") == pytest.approx(2.3 * 1.5 ** 3, rel=1e-12)
+
+
+def test_edge_lists_only_rates_strictly_between_0_and_1():
+    pool = VariantPool([node(i) for i in "abcde"], VariantConfig(**CFG))
+    for vid, attempts, successes in (("a", 2, 0), ("b", 2, 2), ("c", 2, 1), ("d", 1, 1), ("e", 0, 0)):
+        for j in range(attempts):
+            pool.record(vid, j < successes)
+    assert pool.edge() == ["c"]
+
+
+def test_recency_factor_and_window():
+    pool = pool_with(0, 0, pool_recency_window=4)
+    base = 0.7
+    assert pool.weight("v") == pytest.approx(base)  # never drawn: no factor
+    pool.sample(1, random.Random(0))
+    assert pool.draws == 1 and pool.stats["v"].last_draw == 1
+    assert pool.weight("v") == pytest.approx(base * 1 / 4)  # just drawn
+    pool.draws += 1
+    assert pool.weight("v") == pytest.approx(base * 2 / 4)
+    pool.draws += 2
+    assert pool.weight("v") == pytest.approx(base * 4 / 4)
+    pool.draws += 5
+    assert pool.weight("v") == pytest.approx(base)  # capped at 1
+    # a checkpoint may hold last_draw 0 (drawn before the first counted draw): still recent
+    pool.load_state_dict({"draws": 0, "stats": {"v": {"attempts": 0, "successes": 0, "last_draw": 0}}})
+    assert pool.weight("v") == pytest.approx(base / 4)
+    # window 0 switches the recency factor off
+    off = pool_with(0, 0, pool_recency_window=0)
+    off.sample(1, random.Random(0))
+    assert off.weight("v") == pytest.approx(base)
+
+
+def test_weight_has_a_positive_floor():
+    pool = pool_with(0, 0, pool_unseen_weight=0.0)
+    assert pool.weight("v") == 1e-9
+    assert pool_with(0, 0, pool_unseen_weight=1e-12).weight("v") == 1e-9
+    assert pool_with(0, 0, pool_unseen_weight=2e-9).weight("v") == 2e-9
+
+
+def test_sample_takes_the_heaviest_and_counts_draws():
+    nodes = [node(i) for i in "abc"]
+    pool = VariantPool(nodes, VariantConfig(**CFG))
+    for j in range(4):  # a: edge (2.3); b and c saturated (0.3)
+        pool.record("a", j < 2)
+        pool.record("b", False)
+        pool.record("c", True)
+    pool.cfg = VariantConfig(**{**CFG, "pool_edge_weight": 1e6})
+    rng = random.Random(3)
+    firsts = [pool.sample(1, rng)[0].id for _ in range(50)]
+    assert firsts.count("a") >= 48
+    assert pool.draws == 50 and pool.stats["a"].last_draw == 50
+    drawn = pool.sample(5, rng)
+    ids = [n.id for n in drawn]
+    assert ids[0] == "a" and sorted(ids[:3]) == ["a", "b", "c"] and ids[3:] == ids[:2]  # wraps around
+    assert pool.draws == 51 and all(pool.stats[i].last_draw == 51 for i in "abc")
+
+
+def test_sample_order_follows_weights_not_their_inverse():
+    # one heavy and many light variants: the heavy one is the first pick nearly always
+    pool = VariantPool([node(str(i)) for i in range(10)], VariantConfig(**CFG))
+    for j in range(4):
+        pool.record("0", j < 2)
+    pool.cfg = VariantConfig(**{**CFG, "pool_edge_weight": 100.0})
+    rng = random.Random(7)
+    firsts = [pool.sample(1, rng)[0].id for _ in range(200)]
+    assert firsts.count("0") > 150
+
+
+def test_state_round_trip_restores_draws_and_stats():
+    pool = pool_with(5, 2, pool_recency_window=3)
+    pool.sample(1, random.Random(0))
+    pool.sample(1, random.Random(0))
+    state = pool.state_dict()
+    assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2}}}
+    other = pool_with(0, 0, pool_recency_window=3)
+    other.load_state_dict({"draws": "2", "stats": state["stats"]})
+    assert other.draws == 2 and isinstance(other.draws, int) and other.stats == pool.stats
+    assert other.weight("v") == pool.weight("v")
