@@ -3,8 +3,8 @@
     python tests/mutation_report.py MUTATE_DIR JOBS > bench/results/mutation.json
 
 Counts per area (verifier, loss, pool), the mutants no test killed split into `equivalent` (listed
-with a one-line reason in tests/mutation_equivalent.json: the change cannot be observed, or only
-at measure-zero inputs) and `open` (each with its diff line: a test is missing), and the run time.
+in tests/mutation_equivalent.json by function and mutated line, with a one-line reason: the change
+cannot be observed, or only at measure-zero inputs) and `open` (each with its diff line: a test is missing), and the run time.
 An entry of mutation_equivalent.json that no longer survives is reported as `stale_equivalent`.
 """
 
@@ -27,10 +27,11 @@ def area(name: str) -> str:
     return next((a for prefix, a in AREAS.items() if name.startswith(prefix + ".")), "other")
 
 
-def diff_of(mutmut: str, directory: Path, name: str) -> str:
+def mutated_line(mutmut: str, directory: Path, name: str) -> str:
+    """The mutant's new line (whitespace collapsed), from `mutmut show`."""
     out = subprocess.run([mutmut, "show", name], cwd=directory, capture_output=True, text=True).stdout
-    lines = [line for line in out.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    return " => ".join(" ".join(line[1:].split()) for line in lines)[:300]
+    lines = [line for line in out.splitlines() if line[:1] == "+" and line[:3] != "+++"]
+    return " ".join(lines[0][1:].split()) if lines else ""
 
 
 def main(directory: str, jobs: str) -> int:
@@ -39,22 +40,25 @@ def main(directory: str, jobs: str) -> int:
     cfg = tomllib.loads((d / "pyproject.toml").read_text())["tool"]["mutmut"]
     rows = subprocess.run([mutmut, "results", "--all", "true"], cwd=d, capture_output=True, text=True, check=True).stdout
     status = dict(line.strip().rsplit(": ", 1) for line in rows.splitlines() if ": " in line)
-    equivalent_reasons = {k: v for k, v in json.loads(EQUIVALENT.read_text()).items() if not k.startswith("_")}
+    known = {(e["function"], e["mutant"]): e["why"] for e in json.loads(EQUIVALENT.read_text())["equivalent"]}
     per_area: dict[str, Counter] = defaultdict(Counter)
-    equivalent, open_, stale = {}, {}, []
+    equivalent, open_, matched = {}, {}, set()
     for name, s in sorted(status.items()):
         a = per_area[area(name)]
         a["total"] += 1
         a[s] += 1
         if s == "killed":
             continue
-        if name in equivalent_reasons:
-            equivalent[name] = equivalent_reasons[name]
+        line = mutated_line(mutmut, d, name)
+        why = known.get((name.rsplit("__mutmut_", 1)[0], line))
+        if why is not None and s == "survived":
+            equivalent[name] = f"{line}  # {why}"
+            matched.add((name.rsplit("__mutmut_", 1)[0], line))
             a["equivalent"] += 1
         else:
-            open_[name] = f"{s}: {diff_of(mutmut, d, name)}"
+            open_[name] = f"{s}: {line}"
             a["open"] += 1
-    stale = sorted(k for k in equivalent_reasons if status.get(k) == "killed")
+    stale = sorted(f"{f}: {m}" for f, m in known if (f, m) not in matched)
     report = {
         "tool": "mutmut " + version("mutmut"),
         "scope": cfg["only_mutate"],

@@ -374,3 +374,36 @@ def test_identically_zero_needs_half_of_min_points():
     assert ind._identically_zero(z, 1, cfg(round_points=6, min_points=8))
     assert not ind._identically_zero(z, 1, cfg(round_points=4, min_points=10))
     assert ind._identically_zero(z, 1, cfg(round_points=5, min_points=10))
+
+
+def test_interval_check_width_and_directions():
+    f = T("1")
+    c = {0.09: "1.295029", 0.11: "1.367631", -0.11: "0.704969"}  # (1 + d)**3: a step at 1 + d
+    with pytest.raises(Reject, match="jumps near"):  # within interval_width (0.1) of the start
+        ind._interval_check(f, T(f"x + sign(x**3 - {c[0.09]})"), [1.0], cfg(points=1))
+    for d in (0.11, -0.11):  # beyond it, on either side: the interval does not see it
+        assert ind._interval_check(f, T(f"x + sign(x**3 - {c[d]})"), [1.0], cfg(points=1)) == 1
+    # f undefined on [a, a + w]: the interval to the left, [a - w, a], is taken instead
+    assert ind._interval_check(T("1/floor(x)"), T("x/floor(x)"), [-0.05], cfg(points=1)) == 1
+
+
+def test_pole_tests_scale_with_the_typical_size_of_f():
+    # f = 1e7 everywhere is large, not a pole: the step of F is still a step
+    with pytest.raises(Reject, match="jumps at x = 3\\.684"):
+        ind._scan_jumps(T("1e7"), T("1e7*x + 1e3*sign(x**3 - 50)"), [-5.0, 5.0], DEFAULT)
+    with pytest.raises(Reject, match="sign/floor/ceiling step"):
+        ind._check_switch_jumps(T("1e7"), T("1e7*x + 1e3*sign(x**3 - 50)"), AGREE + [5.0])
+
+
+def test_scan_jumps_judges_each_piece_where_f_is_real():
+    # f is not real for x < 0; the pieces for x > 0 are still scanned
+    with pytest.raises(Reject, match="jumps at x = 3\\.684"):
+        ind._scan_jumps(T("1/sqrt(x)"), T("2*sqrt(x) + 1e-3*sign(x**3 - 50)"), [-5.0, 5.0], DEFAULT)
+
+
+def test_switch_check_goes_on_past_an_allowed_change():
+    # the first change (at 0) is at a pole, or where f stops being real; the second (1.5) is a step
+    with pytest.raises(Reject, match=r"x = 1\.5 "):
+        ind._check_switch_jumps(T("1/x"), T("log(abs(x)) + sign(x) + sign(x - 1.5)"), AGREE)
+    with pytest.raises(Reject, match=r"x = 1\.5 "):
+        ind._check_switch_jumps(T("1/sqrt(x)"), T("2*sqrt(x) + sign(x) + sign(x - 1.5)"), AGREE)
