@@ -219,3 +219,26 @@ def test_adapter_swapped_in_after_an_update_raises_the_rewarded_completion(smoll
     assert abs(new - torch_new) < 0.2 * abs(torch_new) + 2.0  # the rollout policy follows the trained one
     # the next step rolls out with the new adapter and still trains
     assert trainer.step(lambda: PROMPT).drawn == 1
+
+
+@pytest.mark.slow
+def test_ttrl_test_samples_come_from_llamacpp_with_the_current_adapter(smollm2):
+    """TTRL's samples of the test problem use the resident llama.cpp model (no slow HF decode
+    before the first step); at temperature 0 they equal the trainer's own greedy answer."""
+    from engine.train.grpo import GRPOTrainer
+
+    _, base_dir = smollm2
+    cfg = Config()
+    cfg.model, cfg.device = "smollm2-135m", "cpu"
+    cfg.sample.max_tokens = 16
+    cfg.grpo.rollout_backend = "llamacpp"
+    trainer = GRPOTrainer(base_dir, cfg, reward_fn=by_length)
+
+    def no_hf_decoding(*args, **kwargs):
+        raise AssertionError("sampled with transformers although llama.cpp rollouts are on")
+
+    trainer.generate = no_hf_decoding
+    texts = trainer.sample(PROMPT, 3, 1.0)
+    assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
+    greedy = trainer.sample(PROMPT, 2, 0.0)
+    assert greedy[0] == greedy[1] and greedy[0]

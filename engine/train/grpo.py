@@ -426,8 +426,15 @@ class GRPOTrainer:
     # ----------------------------------------------------------------------------------- sampling
 
     def sample(self, prompt: dict[str, Any], n: int, temperature: float) -> list[str]:
-        """n answers of the current policy to one prompt (TTRL test samples, greedy checks)."""
-        new = self.generate(self._prompt_ids(prompt), n, temperature, self.cfg.sample.max_tokens)
+        """n answers of the current policy to one prompt (TTRL test samples, greedy checks), on
+        llama.cpp with the current adapter when rollouts run there (all n decoded together)."""
+        ids = self._prompt_ids(prompt)
+        if self.rollouts is not None:
+            self.rollouts.sync(self.model)
+            seed = int(torch.randint(0, 2**31 - 1, (1,)))
+            outs = self.rollouts.generate([ids[0].tolist()], n, temperature, self.cfg.sample.max_tokens, STOP, seed)
+            return [self._trim(c.token_ids)[1] for c in outs[0]]
+        new = self.generate(ids, n, temperature, self.cfg.sample.max_tokens)
         return [self._trim(row)[1] for row in new.tolist()]
 
     def backend(self) -> "PolicyBackend":
