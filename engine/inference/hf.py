@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.errors import LadderError
 from engine.inference.base import Chat, GenerationParams, Sample, TokenCallback
 from engine.inference.device import pick_device, pick_dtype
-from engine.errors import LadderError
 
 # End-of-turn markers of the chat formats we meet (Qwen/SmolLM ChatML, Llama 3); used as extra EOS.
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>")
