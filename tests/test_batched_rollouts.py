@@ -217,8 +217,10 @@ def test_adapter_swapped_in_after_an_update_raises_the_rewarded_completion(smoll
     torch_new = trainer.completion_logprob(PROMPT, best.text)
     assert new > old + 0.5, (old, new)
     assert abs(new - torch_new) < 0.2 * abs(torch_new) + 2.0  # the rollout policy follows the trained one
-    # the next step rolls out with the new adapter and still trains
-    assert trainer.step(lambda: PROMPT).drawn == 1
+    # the next step rolls out with the new adapter (a group whose completions all hit the token
+    # limit has equal length rewards and is drawn again, so more than one draw is fine)
+    nxt = trainer.step(lambda: PROMPT)
+    assert nxt.drawn >= 1 and len(nxt.rollouts) >= cfg.grpo.group_size
 
 
 @pytest.mark.slow
