@@ -205,7 +205,7 @@ def test_adapter_swapped_in_after_an_update_raises_the_rewarded_completion(smoll
     trainer = GRPOTrainer(base_dir, cfg, reward_fn=by_length)
     assert trainer.rollout_backend == "llamacpp"
     stats = trainer.step(lambda: PROMPT)
-    assert stats.updated and stats.drawn == 1 and stats.logp_gap > 0
+    assert stats.updated and stats.drawn >= 1 and stats.logp_gap > 0
     best = max(stats.rollouts, key=lambda r: r.advantage)
     assert best.advantage > 0
     prompt = trainer._prompt_ids(PROMPT)[0].tolist()
