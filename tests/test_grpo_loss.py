@@ -169,3 +169,18 @@ def test_trainer_loss_includes_the_kl_term_with_its_coefficient(tiny_dir):
     n = sum(len(r.token_ids) for r in trained)
     pg = -sum(r.advantage * len(r.token_ids) for r in trained) / n
     assert stats.loss == pytest.approx(pg + beta * stats.kl, rel=1e-4, abs=1e-6)
+
+
+def test_grpo_loss_computes_in_the_dtype_of_logp():
+    """A float64 mask or float64 advantages (rewards come from Python floats) do not promote the
+    loss: it stays in logp's dtype, as the backward pass through the model expects."""
+    g = torch.Generator().manual_seed(0)
+    logp = (-torch.rand(2, 3, generator=g)).requires_grad_()
+    mask = torch.ones(2, 3, dtype=torch.float64)
+    adv = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    terms = grpo_loss(logp, logp.detach() - 0.1, logp.detach() + 0.1, adv, mask, clip_eps=0.2, kl_coef=0.05)
+    assert terms.loss.dtype == torch.float32
+    terms.loss.backward()
+    assert logp.grad.dtype == torch.float32
+    ref = grpo_loss(logp, logp.detach() - 0.1, logp.detach() + 0.1, adv.float(), mask.float(), clip_eps=0.2, kl_coef=0.05)
+    assert terms.loss.item() == pytest.approx(ref.loss.item(), rel=1e-6)
