@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
-from engine.runs.rundir import atomic_write_json  # noqa: E402 - after the path tweak above
+from engine.runs.files import atomic_write_json  # noqa: E402 - after the path tweak above
 
 PACKAGES = ("torch", "transformers", "peft", "trl", "llama_cpp_python", "sympy", "mpmath", "textual")
 

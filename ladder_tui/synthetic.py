@@ -87,7 +87,8 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
 def write_synthetic_run(run_dir: Path, **kwargs: Any) -> Path:
     """A run directory holding a synthetic events.jsonl (and the config.json a run has)."""
     from engine.runs.config import Config
-    from engine.runs.rundir import RunDir, atomic_write
+    from engine.runs.files import atomic_write
+    from engine.runs.rundir import RunDir
 
     run = RunDir.create(run_dir, Config(model="tiny"))
     events = synthetic_events(**kwargs)

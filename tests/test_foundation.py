@@ -16,7 +16,8 @@ from engine.errors import LadderError
 from engine.inference.device import pick_device, pick_dtype
 from engine.runs.config import Config
 from engine.runs.events import Control, EventSink, Step, read_events
-from engine.runs.rundir import RunDir, atomic_write
+from engine.runs.files import atomic_write
+from engine.runs.rundir import RunDir
 
 
 def test_config_roundtrip_and_toml_override(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                           temperature=args.temperature, on_progress=progress.update)
     report["problems_file"] = str(args.problems)
     report["adapter"] = args.adapter
-    from engine.runs.rundir import atomic_write_json
+    from engine.runs.files import atomic_write_json
 
     targets = [Path(args.out)] if args.out else []
     if args.adapter:

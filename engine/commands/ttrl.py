@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.problems import Problem, load_problems
     from engine.runs.config import Config
     from engine.runs.events import EventSink
-    from engine.runs.rundir import RunDir, atomic_write_json
+    from engine.runs.files import atomic_write_json
+    from engine.runs.rundir import RunDir
     from engine.train.grpo import GRPOTrainer
     from engine.train.ttrl import ttrl_problem
 

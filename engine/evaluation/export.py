@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.errors import LadderError
 from engine.runs.events import read_events
-from engine.runs.rundir import atomic_write
+from engine.runs.files import atomic_write
 
 FORMATS = ("md", "json", "tex")
 CHART_HEIGHT = 8

@@ -82,7 +82,7 @@ def records(pool: Iterable[Mapping[str, Any]], split: str = "train", examples: b
 
 def write_dataset(rows: list[dict[str, Any]], out: Path, fmt: str) -> None:
     """Write rows as JSON lines or parquet, atomically."""
-    from engine.runs.rundir import atomic_write
+    from engine.runs.files import atomic_write
 
     if fmt == "jsonl":
         atomic_write(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -17,7 +17,8 @@ from engine.errors import LadderError
 from engine.problems import Problem, load_problems
 from engine.runs.config import Config
 from engine.runs.events import Control, EventSink, Phase, VariantAdded
-from engine.runs.rundir import RunDir, atomic_write_json
+from engine.runs.files import atomic_write_json
+from engine.runs.rundir import RunDir
 
 TRAIN_FILE = "train.json"
 

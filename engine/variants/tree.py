@@ -249,6 +249,6 @@ def build_tree(
 
 def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
     """tree.jsonl (one node a line), written atomically."""
-    from engine.runs.rundir import atomic_write
+    from engine.runs.files import atomic_write
 
     atomic_write(Path(path), "".join(json.dumps(n.to_dict(), ensure_ascii=False) + "\n" for n in nodes))
