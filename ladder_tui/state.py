@@ -38,6 +38,10 @@ def printable(text: object) -> str:
     return str(text).translate(_CONTROL)
 
 
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
 ROLLOUTS_PER_VARIANT = 20  # shown when a tree node is selected
 RECENT_ROLLOUTS = 200  # rows kept for the verification log
 LOG_LINES = 200
@@ -81,6 +85,15 @@ class Changes:
                     or self.steps or self.logs or self.errors or self.phase or self.finished)
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """How fast a run turns compute into training signal (see RunState.throughput)."""
+
+    verified_per_hour: float | None  # verified completions per hour of the run's wall clock
+    signal_share: float | None  # share of drawn groups holding both a verified and a failed answer, 0..1
+    tokens_per_s: float | None  # the last step's rollout tokens/s (TRL: its whole step's tokens/s)
+
+
 @dataclass
 class RunState:
     """Everything the dashboard shows about one run."""
@@ -104,13 +117,44 @@ class RunState:
     errors: list[str] = field(default_factory=list)
     checkpoints: list[str] = field(default_factory=list)
     rollout_count: int = 0
+    verified: int | None = None  # verified completions over the steps that report them
+    signal_groups: int = 0  # drawn groups with both a verified and a failed answer, over all steps
+    drawn: int = 0  # groups drawn, over the steps that report signal_groups and drawn
+    earlier_sessions_s: float = 0.0  # wall time of the sessions before the latest run_started
 
     @property
     def elapsed(self) -> float:
-        """Seconds from run_started to the latest event (event time, so replays read the same)."""
+        """Seconds from the latest run_started to the latest event (event time, so replays read the
+        same); for a resumed run, the current session only."""
         if self.started_t is None or self.last_t is None:
             return 0.0
         return max(0.0, self.last_t - self.started_t)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Seconds the run has been running, over all its sessions.
+
+        Each run_started opens a session, which lasts until the last event before the next
+        run_started (or until the latest event, for the current one); the wall time is the sum of
+        the sessions, so the gap while a stopped or crashed run waited to be resumed does not
+        count. Time spent paused inside a session does count."""
+        return self.earlier_sessions_s + self.elapsed
+
+    @property
+    def throughput(self) -> Throughput:
+        """Verified answers per hour: the verified completions of every step event, over
+        `wall_seconds` in hours. Signal share: sum(signal_groups) / sum(drawn) over the steps.
+        Tokens/s: the last step's rollout tokens/s, or where a step has none (TRL, which does not
+        time its generation apart) its whole step's tokens/s. Steps that a resumed run does again (those after its
+        last checkpoint) count twice, as their time does: the work was done twice. Each figure is
+        None until the steps report it (a TRL step reports none of them) or, for the rate, while
+        no wall time has passed."""
+        hours = self.wall_seconds / 3600
+        return Throughput(
+            verified_per_hour=self.verified / hours if self.verified is not None and hours > 0 else None,
+            signal_share=self.signal_groups / self.drawn if self.drawn else None,
+            tokens_per_s=_first(self.steps[-1].rollout_tokens_per_s, self.steps[-1].tokens_per_s) if self.steps else None,
+        )
 
     @property
     def eta(self) -> float | None:
@@ -129,6 +173,10 @@ class RunState:
 
     def apply(self, event: Event, changes: Changes) -> None:
         """Fold one event into the state, noting what changed."""
+        if isinstance(event, RunStarted) and event.t and self.started_t is not None and self.last_t is not None:
+            # A resumed run: the session before it ended with its last event.
+            self.earlier_sessions_s += max(0.0, self.last_t - self.started_t)
+            self.started_t = None
         if event.t:
             self.last_t = event.t
             if self.started_t is None:
@@ -162,6 +210,11 @@ class RunState:
             case Step():
                 self.steps.append(event)
                 self.step = event.step or len(self.steps)
+                if event.verified is not None:
+                    self.verified = (self.verified or 0) + event.verified
+                if event.signal_groups is not None and event.drawn is not None:
+                    self.signal_groups += event.signal_groups
+                    self.drawn += event.drawn
                 self.phase = None
                 changes.steps = changes.phase = True
             case Phase():

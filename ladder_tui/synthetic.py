@@ -60,21 +60,25 @@ def synthetic_events(n_events: int = 400, seed: int = 0, steps: int = 20, group:
     per_step = max(group, (n_events - len(events) - 2) // steps - 2)
     for step in range(1, steps + 1):
         skill = step / steps
-        rewards = []
+        rewards, oks = [], []
         for _ in range(per_step):
             v = rng.choice(variants)
             ok = rng.random() < skill * (0.9 if v["depth"] else 0.4)
             reward = 1.05 if ok else (0.05 if rng.random() < 0.5 else 0.0)
             rewards.append(reward)
+            oks.append(ok)
             answer = f"{rng.randint(1, 9)}*x**{rng.randint(1, 4)}"
             emit(Rollout(variant=v["id"], step=step, completion=f"<answer>{answer}</answer>", answer=answer,
                  reward=reward, ok=ok, reason="verified at 5 points" if ok else "differs at x=1.3 (rel err 0.41)"))
+        groups = [oks[i:i + group] for i in range(0, len(oks), group)]
+        tokens_per_s = round(40 + rng.random() * 5, 1)
         mean = sum(rewards) / len(rewards)
         std = (sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5
         emit(Step(step=step, reward_mean=round(mean, 4), reward_std=round(std, 4),
              accuracy=round(sum(r > 1 for r in rewards) / len(rewards), 4), kl=round(0.0004 * step, 5),
-             loss=round(0.3 / step, 4), tokens_per_s=round(40 + rng.random() * 5, 1), seconds=2.5,
-             gen_s=1.5, verify_s=0.5, train_s=0.5))
+             loss=round(0.3 / step, 4), tokens_per_s=tokens_per_s, seconds=2.5,
+             gen_s=1.5, verify_s=0.5, train_s=0.5, verified=sum(oks), drawn=len(groups),
+             signal_groups=sum(any(g) and not all(g) for g in groups), rollout_tokens_per_s=tokens_per_s))
         if step % 5 == 0:
             emit(Checkpoint(step=step, path=f"runs/{run}/checkpoints/step-{step}"))
         if step == steps // 2:

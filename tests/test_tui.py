@@ -73,7 +73,9 @@ async def test_replay_fills_tree_table_chart_and_header(tmp_path: Path) -> None:
         last = [e for e in events if e["type"] == "rollout"][-1]
         assert rows[0][1] == last["variant"] and rows[0][0] == str(last["step"])  # newest first
         stats = str(screen.query_one("#curves-stats").render())
-        assert "step 10" in stats and "tok/s" in stats
+        assert "step 10" in stats and "loss" in stats
+        rates = str(screen.query_one("#curves-rates").render())
+        assert "verified " in rates and "/h · signal " in rates and "% · " in rates and "tok/s" in rates
         info = str(screen.query_one("#run-info").render())
         assert "step 10/10" in info and "tiny" in info and "done" in info
 

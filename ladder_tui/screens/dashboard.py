@@ -117,6 +117,7 @@ class DashboardScreen(Screen):
         self.query_one(VariantTree).reset()
         self.query_one(VerificationLog).show([])
         self.query_one(Curves).show([])
+        self.query_one(Curves).show_rates(self.state.throughput)
         self.query_one("#run-error", Static).update("")
         self.remove_class("-crashed")
         self.query_one(RunHeader).show(self.state)
@@ -216,8 +217,11 @@ class DashboardScreen(Screen):
             self.query_one(VerificationLog).show(self.state.recent)
         elif part == "curves":
             self.query_one(Curves).show(self.state.steps, self.state.phase)
+            self.query_one(Curves).show_rates(self.state.throughput)
         elif part == "header":
             self.query_one(RunHeader).show(self.state)
+            # the rate per hour moves with the clock, i.e. with every event, like the header
+            self.query_one(Curves).show_rates(self.state.throughput)
 
     def _report(self, changes: Changes) -> None:
         """Errors and solved problems are rare and urgent: shown at once."""
