@@ -182,17 +182,35 @@ class BatchedLlama:
         m = row.max()
         return row - (m + math.log(np.exp(row - m).sum()))
 
-    def _prefill(self, batch, prompts: list[list[int]], first_seq: list[int]) -> list[int]:
-        """Evaluate each prompt under first_seq[i]; returns the batch index of each prompt's last
-        token in the final decode call that held it (its logits are read right after that call)."""
+    def _prefill(self, batch, prompts: list[list[int]], first_seq: list[int]) -> list[np.ndarray]:
+        """Evaluate each prompt under first_seq[i]; returns the log-probs after each prompt's last
+        token (read right after the decode call that held it, before the batch is reused).
+
+        Prompts of one call usually share a long head (the solve prompt's instructions and worked
+        examples; only the integrand differs): that common prefix is evaluated once under the first
+        prompt's sequence and its cells shared with the others (`llama_memory_seq_cp`), so only the
+        differing tails are decoded per prompt."""
         import llama_cpp
 
         mem = llama_cpp.llama_get_memory(self._ctx.ctx)
         llama_cpp.llama_memory_clear(mem, True)
-        flat = [(i, pos, tok) for i, p in enumerate(prompts) for pos, tok in enumerate(p)]
+        # every prompt keeps at least its last token to itself: its logits start the completion
+        shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1) if len(prompts) > 1 else 0
         last: dict[int, np.ndarray] = {}
-        for start in range(0, len(flat), N_BATCH):
-            chunk = flat[start:start + N_BATCH]
+        if shared > 0:
+            self._feed(batch, [(0, pos, prompts[0][pos]) for pos in range(shared)], prompts, first_seq, last)
+            for i in range(1, len(prompts)):
+                llama_cpp.llama_memory_seq_cp(mem, first_seq[0], first_seq[i], -1, -1)
+        tails = [(i, pos, p[pos]) for i, p in enumerate(prompts) for pos in range(shared, len(p))]
+        self._feed(batch, tails, prompts, first_seq, last)
+        return [last[i] for i in range(len(prompts))]
+
+    def _feed(self, batch, items: list[tuple[int, int, int]], prompts: list[list[int]], first_seq: list[int],
+              last: dict[int, np.ndarray]) -> None:
+        """Decode (prompt index, position, token) items in calls of N_BATCH; the log-probs after a
+        prompt's last token go to last[prompt index]."""
+        for start in range(0, len(items), N_BATCH):
+            chunk = items[start:start + N_BATCH]
             ends = []
             for k, (i, pos, tok) in enumerate(chunk):
                 is_last = pos == len(prompts[i]) - 1
@@ -202,7 +220,6 @@ class BatchedLlama:
             self._decode(batch, len(chunk))
             for i, k in ends:
                 last[i] = self._row_logprobs(k)
-        return [last[i] for i in range(len(prompts))]
 
     def _sampler(self, params: GenerationParams, seed: int):
         import llama_cpp
@@ -344,6 +361,16 @@ class BatchedLlama:
         finally:
             llama_cpp.llama_batch_free(batch)
         return out
+
+
+def _common_prefix(prompts: list[list[int]]) -> int:
+    """Length of the longest token prefix all `prompts` share."""
+    n = 0
+    for column in zip(*prompts):
+        if any(t != column[0] for t in column):
+            break
+        n += 1
+    return n
 
 
 def free_cores() -> int:
