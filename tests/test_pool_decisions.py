@@ -16,7 +16,7 @@ from engine.variants.nodes import Node
 
 # distinct values, so a weight identifies the branch and the factors that produced it
 CFG = dict(pool_min_attempts=3, pool_unseen_weight=0.7, pool_edge_weight=2.0, pool_saturated_weight=0.3,
-           pool_depth_weight=1.5, pool_recency_window=0)
+           pool_depth_weight=1.5, pool_recency_window=0, pool_solvable_weight=1.3)
 
 
 def node(i: str, depth: int = 0) -> Node:
@@ -34,8 +34,8 @@ def test_fresh_pool_state():
     pool = VariantPool([node("a"), {"id": "b", "integrand": "x", "depth": 2}], VariantConfig())
     assert pool.draws == 0 and len(pool) == 2 and pool.nodes["b"].depth == 2
     assert pool.stats == {"a": SolveStats(0, 0, -1), "b": SolveStats(0, 0, -1)}
-    assert pool.state_dict() == {"draws": 0, "stats": {"a": {"attempts": 0, "successes": 0, "last_draw": -1},
-                                                       "b": {"attempts": 0, "successes": 0, "last_draw": -1}}}
+    fresh = {"attempts": 0, "successes": 0, "last_draw": -1, "greedy": None}
+    assert pool.state_dict() == {"draws": 0, "stats": {"a": fresh, "b": fresh}}
     assert pool.rate("a") is None and pool.edge() == []
     with pytest.raises(LadderError, match="empty"):
         VariantPool([], VariantConfig())
@@ -63,6 +63,28 @@ def test_record_counts_attempts_and_successes():
 ])
 def test_weight_of_each_branch(attempts, successes, weight):
     assert pool_with(attempts, successes).weight("v") == pytest.approx(weight, rel=1e-12)
+
+
+@pytest.mark.parametrize("greedy, samples, solved, weight", [
+    (True, 2, 0, 1.3),  # greedy verified: solvable, rate still unknown
+    (False, 2, 1, 1.3),  # a sample verified
+    (False, 2, 0, 0.3),  # nothing verified: rarely drawn
+    (False, 0, 0, 0.3),
+    (True, 3, 3, 0.3),  # enough samples: the rate decides (all verified: saturated)
+    (False, 4, 2, 0.3 + 2.0),  # rate 0.5: the edge
+])
+def test_screening_weights(greedy, samples, solved, weight):
+    pool = pool_with(0, 0)
+    pool.record_screen("v", greedy, samples, solved)
+    s = pool.stats["v"]
+    assert (s.greedy, s.attempts, s.successes) == (greedy, samples, solved)
+    assert pool.weight("v") == pytest.approx(weight)
+
+
+def test_screening_adds_to_rollout_counts():
+    pool = pool_with(1, 1)
+    pool.record_screen("v", False, 2, 1)
+    assert (pool.stats["v"].attempts, pool.stats["v"].successes) == (3, 2)
 
 
 def test_depth_multiplies_the_weight():
@@ -138,11 +160,16 @@ def test_sample_order_follows_weights_not_their_inverse():
 
 def test_state_round_trip_restores_draws_and_stats():
     pool = pool_with(5, 2, pool_recency_window=3)
+    pool.record_screen("v", True, 0, 0)
     pool.sample(1, random.Random(0))
     pool.sample(1, random.Random(0))
     state = pool.state_dict()
-    assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2}}}
+    assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2, "greedy": True}}}
     other = pool_with(0, 0, pool_recency_window=3)
     other.load_state_dict({"draws": "2", "stats": state["stats"]})
     assert other.draws == 2 and isinstance(other.draws, int) and other.stats == pool.stats
     assert other.weight("v") == pool.weight("v")
+    # a checkpoint written before screening existed has no "greedy": not screened
+    old = pool_with(0, 0)
+    old.load_state_dict({"draws": 0, "stats": {"v": {"attempts": 1, "successes": 0, "last_draw": -1}}})
+    assert old.stats["v"].greedy is None and old.weight("v") == pytest.approx(0.7)

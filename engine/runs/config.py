@@ -83,11 +83,17 @@ class VariantConfig:
     max_exponent: int = 50  # and so are numeric exponents beyond this (x**10000)
     # Adaptive sampling of the pool during training (VariantPool): prefer solve rates in (0, 1).
     pool_min_attempts: int = 4  # fewer attempts than this: the rate is unknown, keep exploring
-    pool_unseen_weight: float = 1.0  # unknown rate
+    pool_unseen_weight: float = 1.0  # unknown rate, not screened
+    pool_solvable_weight: float = 2.0  # unknown rate, but screening verified an answer (greedy or sampled)
     pool_edge_weight: float = 4.0  # added at rate 0.5, scaled by 4*p*(1-p)
     pool_saturated_weight: float = 0.1  # rate 0 or 1 after enough attempts: rarely revisited
     pool_depth_weight: float = 1.25  # per level deeper (deeper = easier), so leaves get drawn early
     pool_recency_window: int = 4  # a variant drawn d draws ago weighs min(1, (d+1)/window)
+    # Screening before the first step (engine/train/screen.py): a greedy answer and this many samples
+    # at the rollout temperature per variant, screen_chunk variants decoded together.
+    screen: bool = True
+    screen_samples: int = 2
+    screen_chunk: int = 64
 
 
 @dataclass

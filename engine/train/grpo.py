@@ -426,16 +426,23 @@ class GRPOTrainer:
     # ----------------------------------------------------------------------------------- sampling
 
     def sample(self, prompt: dict[str, Any], n: int, temperature: float) -> list[str]:
-        """n answers of the current policy to one prompt (TTRL test samples, greedy checks), on
-        llama.cpp with the current adapter when rollouts run there (all n decoded together)."""
-        ids = self._prompt_ids(prompt)
+        """n answers of the current policy to one prompt (TTRL test samples, greedy checks)."""
+        return self.sample_many([prompt], n, temperature)[0]
+
+    def sample_many(self, prompts: list[dict[str, Any]], n: int, temperature: float) -> list[list[str]]:
+        """n answers of the current policy to each prompt; on llama.cpp with the current adapter
+        when rollouts run there (all P x n decoded together), else one HF batch per prompt."""
+        if not prompts:
+            return []
+        ids = [self._prompt_ids(p) for p in prompts]
         if self.rollouts is not None:
             self.rollouts.sync(self.model)
             seed = int(torch.randint(0, 2**31 - 1, (1,)))
-            outs = self.rollouts.generate([ids[0].tolist()], n, temperature, self.cfg.sample.max_tokens, STOP, seed)
-            return [self._trim(c.token_ids)[1] for c in outs[0]]
-        new = self.generate(ids, n, temperature, self.cfg.sample.max_tokens)
-        return [self._trim(row)[1] for row in new.tolist()]
+            outs = self.rollouts.generate([i[0].tolist() for i in ids], n, temperature, self.cfg.sample.max_tokens,
+                                          STOP, seed)
+            return [[self._trim(c.token_ids)[1] for c in group] for group in outs]
+        return [[self._trim(row)[1] for row in self.generate(i, n, temperature, self.cfg.sample.max_tokens).tolist()]
+                for i in ids]
 
     def backend(self) -> "PolicyBackend":
         """The current policy behind the Backend interface (for engine.evaluation.evaluate)."""

@@ -19,12 +19,14 @@ from engine.variants.nodes import Node
 
 @dataclass
 class SolveStats:
-    """A variant's record during training: completions tried, completions verified, and the
-    draw counter of the last time it was sampled (-1: never)."""
+    """A variant's record during training: completions tried, completions verified (screening's
+    samples included), the draw counter of the last time it was sampled (-1: never) and
+    whether screening's greedy answer was verified."""
 
     attempts: int = 0
     successes: int = 0
     last_draw: int = -1
+    greedy: bool | None = None  # screening's greedy answer verified (None: not screened)
 
     @property
     def rate(self) -> float | None:
@@ -41,7 +43,9 @@ class VariantPool:
       pool.state_dict() / pool.load_state_dict(d)   for checkpoints (resume draws the same)
 
     Weight of a variant (cfg.pool_* fields):
-      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight
+      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight, or after screening
+                                                            pool_solvable_weight if an answer was
+                                                            verified, pool_saturated_weight if none
       rate p strictly between 0 and 1                        pool_saturated_weight + pool_edge_weight * 4p(1-p)
       rate 0 or 1                                            pool_saturated_weight
     times pool_depth_weight ** depth (deeper variants are easier: a weak model finds reward there
@@ -69,13 +73,26 @@ class VariantPool:
         s.attempts += 1
         s.successes += bool(ok)
 
+    def record_screen(self, variant_id: str, greedy: bool, samples: int, solved: int) -> None:
+        """Count screening's answers (engine/train/screen.py): the samples as attempts, the
+        greedy answer as a sign of solvability."""
+        s = self.stats.setdefault(variant_id, SolveStats())
+        s.greedy = greedy
+        s.attempts += samples
+        s.successes += solved
+
     def rate(self, variant_id: str) -> float | None:
         return self.stats[variant_id].rate
 
     def weight(self, variant_id: str) -> float:
         cfg, s, node = self.cfg, self.stats[variant_id], self.nodes[variant_id]
         if s.attempts < cfg.pool_min_attempts:
-            w = cfg.pool_unseen_weight
+            if s.greedy is None:
+                w = cfg.pool_unseen_weight
+            elif s.greedy or s.successes:
+                w = cfg.pool_solvable_weight
+            else:
+                w = cfg.pool_saturated_weight
         elif 0 < s.successes < s.attempts:
             p = s.successes / s.attempts
             w = cfg.pool_saturated_weight + cfg.pool_edge_weight * 4 * p * (1 - p)

@@ -1,0 +1,105 @@
+"""Screening: a cheap first estimate of every variant's solve rate, before the first GRPO step.
+
+A group of G completions teaches nothing when all G are verified or all G fail (every advantage is
+0), and with a small model most variants of a hard problem are never solved: drawn blind, most
+groups came back flat (bench/results/ablation-2026-11-25.json: 4 of 42 groups held a verified and a
+failed answer). Screening asks the model, before training, for one greedy answer and
+[variants] screen_samples answers at the rollout temperature to every variant, all decoded together
+on llama.cpp (the solve prompt's shared head is evaluated once, engine/inference/batched.py), and
+verifies them. The pool (engine/train/pool.py) then starts from these counts: variants solved at
+least once are drawn first, those never solved rarely, and every rollout refines the rates.
+
+The per-tree report says whether each training problem's tree reaches integrals the model does
+solve (the paper recurses until it does) and what share of its variants sit at the edge, solved
+sometimes but not always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.runs.config import Config
+from engine.variants.nodes import Node
+
+# (prompts as pool rows, answers per prompt, temperature) -> answers[prompt][k]
+SampleFn = Callable[[list[dict[str, Any]], int, float], list[list[str]]]
+# (integrand, completion) pairs -> verified or not, in order
+JudgeFn = Callable[[list[tuple[str, str]]], list[bool]]
+
+
+@dataclass
+class Screened:
+    """One variant's screening: its greedy answer verified or not, and samples verified of drawn."""
+
+    greedy: bool
+    samples: int
+    solved: int
+
+    @property
+    def tries(self) -> int:
+        return 1 + self.samples
+
+    @property
+    def successes(self) -> int:
+        return int(self.greedy) + self.solved
+
+
+@dataclass
+class TreeReport:
+    """What screening found in one training problem's tree."""
+
+    root: str
+    integrand: str
+    variants: int
+    solvable: int  # solved at least once (greedy or a sample)
+    edge: int  # solved by some tries and not by others
+
+    @property
+    def edge_share(self) -> float:
+        return self.edge / self.variants if self.variants else 0.0
+
+
+def screen(nodes: Sequence[Node], sample_many: SampleFn, judge: JudgeFn, cfg: Config,
+           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Screened]:
+    """Screen `nodes` in chunks of [variants] screen_chunk; `on_progress(done, total)` after each."""
+    v = cfg.variants
+    result: dict[str, Screened] = {}
+    chunk = max(v.screen_chunk, 1)
+    for start in range(0, len(nodes), chunk):
+        part = list(nodes[start:start + chunk])
+        rows = [n.to_dict() for n in part]
+        greedy = [answers[0] for answers in sample_many(rows, 1, 0.0)]
+        samples = sample_many(rows, v.screen_samples, cfg.sample.temperature) if v.screen_samples > 0 else [[] for _ in rows]
+        items = [(n.integrand, text) for n, g, s in zip(part, greedy, samples) for text in [g, *s]]
+        verdicts = iter(judge(items))
+        for n, s in zip(part, samples):
+            first = next(verdicts)
+            result[n.id] = Screened(greedy=first, samples=len(s), solved=sum(next(verdicts) for _ in s))
+        if on_progress is not None:
+            on_progress(len(result), len(nodes))
+    return result
+
+
+def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened]) -> list[TreeReport]:
+    """One report per tree (root node), over its screened variants (the root included)."""
+    parent = {n.id: n.parent for n in nodes}
+    by_id = {n.id: n for n in nodes}
+
+    def root_of(i: str) -> str:
+        while parent.get(i) is not None and parent[i] in parent:
+            i = parent[i]
+        return i
+
+    reports: dict[str, TreeReport] = {}
+    for n in nodes:
+        s = screened.get(n.id)
+        if s is None:
+            continue
+        root = root_of(n.id)
+        r = reports.setdefault(root, TreeReport(root, by_id[root].integrand, 0, 0, 0))
+        r.variants += 1
+        r.solvable += s.successes > 0
+        r.edge += 0 < s.successes < s.tries
+    return list(reports.values())
