@@ -1,5 +1,6 @@
 """Screening's bookkeeping (engine/train/screen.py): which answer counts for which variant, the
-greedy call at temperature 0 and the samples at the rollout temperature, and the per-tree report."""
+greedy call at temperature 0, samples at the rollout temperature for what greedy solved, and the
+per-tree report."""
 
 from __future__ import annotations
 
@@ -17,30 +18,35 @@ def tree() -> list[Node]:
 RIGHT = {"exp(x)": "exp(x)", "x": "x**2/2"}
 
 
-def test_screen_counts_greedy_and_samples_per_variant_in_chunks():
+def test_screen_samples_only_what_greedy_solved_in_chunks():
     calls = []
 
-    def sample_many(rows, n, temperature):
-        calls.append((len(rows), n, temperature))
-        # greedy solves exp(x); samples: the first of each variant right when there is a right answer
-        return [[RIGHT.get(r["integrand"], "0") if (temperature == 0 and r["integrand"] == "exp(x)") or
-                 (temperature > 0 and k == 0) else "wrong" for k in range(n)] for r in rows]
+    def sample_many(rows, n, temperature, max_tokens):
+        calls.append(([r["id"] for r in rows], n, temperature, max_tokens))
+        # greedy is right wherever a right answer exists; of the samples only the first is right
+        return [[RIGHT.get(r["integrand"], "0") if temperature == 0 or k == 0 else "wrong" for k in range(n)]
+                for r in rows]
 
     def judge(items):
         return [RIGHT.get(integrand) == text for integrand, text in items]
 
     cfg = Config()
-    cfg.variants.screen_samples, cfg.variants.screen_chunk, cfg.sample.temperature = 3, 3, 0.7
+    cfg.variants.screen_samples, cfg.variants.screen_chunk, cfg.variants.screen_max_tokens = 3, 3, 40
+    cfg.sample.temperature = 0.7
     progress = []
     result = screen(tree(), sample_many, judge, cfg, on_progress=lambda d, t: progress.append((d, t)))
-    assert calls == [(3, 1, 0.0), (3, 3, 0.7), (1, 1, 0.0), (1, 3, 0.7)]
+    assert calls == [(["a", "a1", "a2"], 1, 0.0, 40), (["a1", "a2"], 3, 0.7, 40), (["b"], 1, 0.0, 40)]
     assert progress == [(3, 4), (4, 4)]
-    assert result == {"a": Screened(False, 3, 0), "a1": Screened(True, 3, 1), "a2": Screened(False, 3, 1),
-                      "b": Screened(False, 3, 0)}
+    assert result == {"a": Screened(False, 0, 0), "a1": Screened(True, 3, 1), "a2": Screened(True, 3, 1),
+                      "b": Screened(False, 0, 0)}
     reports = {r.root: r for r in tree_reports(tree(), result)}
     assert (reports["a"].variants, reports["a"].solvable, reports["a"].edge) == (3, 2, 2)
     assert reports["a"].integrand == "x*exp(x)" and reports["a"].edge_share == 2 / 3
     assert (reports["b"].variants, reports["b"].solvable, reports["b"].edge, reports["b"].edge_share) == (1, 0, 0, 0.0)
+    cfg.variants.screen_samples = 0
+    calls.clear()
+    assert screen(tree(), sample_many, judge, cfg)["a1"] == Screened(True, 0, 0)
+    assert [c[1] for c in calls] == [1, 1]
 
 
 def test_edge_needs_a_success_and_a_failure():

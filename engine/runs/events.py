@@ -115,6 +115,7 @@ class Step(Event):
     skipped: int | None = None  # groups dropped because every completion had the same reward
     updated: bool | None = None
     verified: int | None = None  # completions the verifier accepted
+    verified_trained: int | None = None  # of those, the ones in groups the update used
     signal_groups: int | None = None  # groups holding both a verified and a failed completion
     drawn: int | None = None  # groups drawn, resampled ones included
     rollout_tokens_per_s: float | None = None

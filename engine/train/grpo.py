@@ -102,6 +102,7 @@ class StepStats:
     seconds: float
     rollouts: list[Rollout] = field(default_factory=list)  # every scored completion, skipped included
     verified: int = 0  # verified completions among all drawn (skipped groups included)
+    verified_trained: int = 0  # verified completions in the groups the update used
     signal_groups: int = 0  # drawn groups holding both a verified and a failed completion
     drawn: int = 0  # groups drawn (trained + skipped)
     logp_gap: float = 0.0  # llama.cpp rollouts: mean |log pi_train - log pi_rollout| per trained token
@@ -121,7 +122,7 @@ class StepStats:
             "gen_s": round(self.gen_s, 2), "verify_s": round(self.verify_s, 2),
             "train_s": round(self.train_s, 2), "opt_s": round(self.opt_s, 2),
             "groups": self.groups, "skipped": self.skipped, "updated": self.updated,
-            "verified": self.verified, "signal_groups": self.signal_groups, "drawn": self.drawn,
+            "verified": self.verified, "verified_trained": self.verified_trained, "signal_groups": self.signal_groups, "drawn": self.drawn,
             "rollout_tokens_per_s": round(self.tokens_per_s, 1), "logp_gap": round(self.logp_gap, 4),
             "is_weight": round(self.is_weight, 4), "is_capped": round(self.is_capped, 4),
         }
@@ -377,6 +378,7 @@ class GRPOTrainer:
         stats.reward_mean = float(rewards.mean())
         stats.reward_std = float(rewards.std(unbiased=False))
         stats.accuracy = sum(r.ok for r in scored) / max(len(scored), 1)
+        stats.verified_trained = sum(r.ok for r in trained)
         if kept:
             t = time.perf_counter()
             stats.loss, stats.kl = self._update(kept, refs, stats)
@@ -429,20 +431,21 @@ class GRPOTrainer:
         """n answers of the current policy to one prompt (TTRL test samples, greedy checks)."""
         return self.sample_many([prompt], n, temperature)[0]
 
-    def sample_many(self, prompts: list[dict[str, Any]], n: int, temperature: float) -> list[list[str]]:
-        """n answers of the current policy to each prompt; on llama.cpp with the current adapter
-        when rollouts run there (all P x n decoded together), else one HF batch per prompt."""
+    def sample_many(self, prompts: list[dict[str, Any]], n: int, temperature: float,
+                    max_tokens: int | None = None) -> list[list[str]]:
+        """n answers of the current policy to each prompt (at most `max_tokens`, default [sample]'s);
+        on llama.cpp with the current adapter when rollouts run there (all P x n decoded together),
+        else one HF batch per prompt."""
         if not prompts:
             return []
+        max_tokens = max_tokens or self.cfg.sample.max_tokens
         ids = [self._prompt_ids(p) for p in prompts]
         if self.rollouts is not None:
             self.rollouts.sync(self.model)
             seed = int(torch.randint(0, 2**31 - 1, (1,)))
-            outs = self.rollouts.generate([i[0].tolist() for i in ids], n, temperature, self.cfg.sample.max_tokens,
-                                          STOP, seed)
+            outs = self.rollouts.generate([i[0].tolist() for i in ids], n, temperature, max_tokens, STOP, seed)
             return [[self._trim(c.token_ids)[1] for c in group] for group in outs]
-        return [[self._trim(row)[1] for row in self.generate(i, n, temperature, self.cfg.sample.max_tokens).tolist()]
-                for i in ids]
+        return [[self._trim(row)[1] for row in self.generate(i, n, temperature, max_tokens).tolist()] for i in ids]
 
     def backend(self) -> "PolicyBackend":
         """The current policy behind the Backend interface (for engine.evaluation.evaluate)."""

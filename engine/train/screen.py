@@ -3,10 +3,10 @@
 A group of G completions teaches nothing when all G are verified or all G fail (every advantage is
 0), and with a small model most variants of a hard problem are never solved: drawn blind, most
 groups came back flat (bench/results/ablation-2026-11-25.json: 4 of 42 groups held a verified and a
-failed answer). Screening asks the model, before training, for one greedy answer and
-[variants] screen_samples answers at the rollout temperature to every variant, all decoded together
-on llama.cpp (the solve prompt's shared head is evaluated once, engine/inference/batched.py), and
-verifies them. The pool (engine/train/pool.py) then starts from these counts: variants solved at
+failed answer). Screening asks the model, before training, for one greedy answer to every variant
+and [variants] screen_samples answers at the rollout temperature to those it solved, all decoded
+together on llama.cpp (the solve prompt's shared head is evaluated once,
+engine/inference/batched.py), and verifies them. The pool (engine/train/pool.py) then starts from these counts: variants solved at
 least once are drawn first, those never solved rarely, and every rollout refines the rates.
 
 The per-tree report says whether each training problem's tree reaches integrals the model does
@@ -23,8 +23,8 @@ from typing import Any
 from engine.runs.config import Config
 from engine.variants.nodes import Node
 
-# (prompts as pool rows, answers per prompt, temperature) -> answers[prompt][k]
-SampleFn = Callable[[list[dict[str, Any]], int, float], list[list[str]]]
+# (prompts as pool rows, answers per prompt, temperature, max tokens) -> answers[prompt][k]
+SampleFn = Callable[[list[dict[str, Any]], int, float, int], list[list[str]]]
 # (integrand, completion) pairs -> verified or not, in order
 JudgeFn = Callable[[list[tuple[str, str]]], list[bool]]
 
@@ -63,20 +63,27 @@ class TreeReport:
 
 def screen(nodes: Sequence[Node], sample_many: SampleFn, judge: JudgeFn, cfg: Config,
            on_progress: Callable[[int, int], None] | None = None) -> dict[str, Screened]:
-    """Screen `nodes` in chunks of [variants] screen_chunk; `on_progress(done, total)` after each."""
+    """Screen `nodes` in chunks of [variants] screen_chunk; `on_progress(done, total)` after each.
+
+    Every variant gets a greedy answer; only those whose greedy answer is verified also get
+    screen_samples samples at the rollout temperature, which tell a variant at the edge from one
+    the model always solves. Samples of the others would nearly all fail (a small model's sampled
+    answers are right far less often than its greedy ones) and cost as many tokens as the greedy pass."""
     v = cfg.variants
     result: dict[str, Screened] = {}
     chunk = max(v.screen_chunk, 1)
     for start in range(0, len(nodes), chunk):
         part = list(nodes[start:start + chunk])
-        rows = [n.to_dict() for n in part]
-        greedy = [answers[0] for answers in sample_many(rows, 1, 0.0)]
-        samples = sample_many(rows, v.screen_samples, cfg.sample.temperature) if v.screen_samples > 0 else [[] for _ in rows]
-        items = [(n.integrand, text) for n, g, s in zip(part, greedy, samples) for text in [g, *s]]
-        verdicts = iter(judge(items))
-        for n, s in zip(part, samples):
-            first = next(verdicts)
-            result[n.id] = Screened(greedy=first, samples=len(s), solved=sum(next(verdicts) for _ in s))
+        greedy = [answers[0] for answers in sample_many([n.to_dict() for n in part], 1, 0.0, v.screen_max_tokens)]
+        solved = judge([(n.integrand, g) for n, g in zip(part, greedy)])
+        again = [n for n, ok in zip(part, solved) if ok] if v.screen_samples > 0 else []
+        samples = sample_many([n.to_dict() for n in again], v.screen_samples, cfg.sample.temperature,
+                              v.screen_max_tokens) if again else []
+        verdicts = iter(judge([(n.integrand, text) for n, texts in zip(again, samples) for text in texts]))
+        counts = {n.id: (len(texts), sum(next(verdicts) for _ in texts)) for n, texts in zip(again, samples)}
+        for n, ok in zip(part, solved):
+            tried, right = counts.get(n.id, (0, 0))
+            result[n.id] = Screened(greedy=ok, samples=tried, solved=right)
         if on_progress is not None:
             on_progress(len(result), len(nodes))
     return result
