@@ -396,14 +396,19 @@ def training_record(run_dir: Path, sessions: Sequence[dict[str, Any]] = ()) -> d
         if e.get("type") == "step" and e.get("problem") is None:
             steps[int(e["step"])] = {"step": int(e["step"]), "minute": minutes(e["t"]),
                                      "reward_mean": e.get("reward_mean"), "accuracy": e.get("accuracy"),
-                                     "seconds": e.get("seconds"), "skipped": e.get("skipped")}
+                                     "seconds": e.get("seconds"), "skipped": e.get("skipped"),
+                                     "verified_trained": e.get("verified_trained"),
+                                     "signal_groups": e.get("signal_groups"), "drawn": e.get("drawn")}
     ordered = [steps[s] for s in sorted(steps)]
     first_step_t = min((e["t"] for e in events if e.get("type") == "step"), default=None)
     variant_t = [e["t"] for e in events if e.get("type") == "variant" and (first_step_t is None or e["t"] < first_step_t)]
     tree_s = round(variant_t[-1] - events[0]["t"], 1) if variant_t and events else 0.0
     tree = run_dir / "tree.jsonl"
     acc = [p["accuracy"] for p in ordered if isinstance(p["accuracy"], (int, float))]
+    drawn = sum(p["drawn"] or 0 for p in ordered)
     return {
+        "verified_trained": sum(p["verified_trained"] or 0 for p in ordered),
+        "correctness_signal_share": round(sum(p["signal_groups"] or 0 for p in ordered) / drawn, 4) if drawn else None,
         "steps_done": len(ordered), "tree_size": len(read_jsonl(tree)) if tree.exists() else 0,
         "tree_seconds": tree_s,
         "steps_with_verified_answer": sum(a > 0 for a in acc),

@@ -32,14 +32,14 @@ from engine.runs.events import EventSink
 from engine.runs.files import atomic_write_json
 
 DATA = RESULTS.parents[1] / "engine" / "data"
-SETTINGS = [(1.0, 1.0), (0.8, 1.0), (0.6, 1.0), (1.0, 0.9), (0.8, 0.9), (0.6, 0.8)]
+SETTINGS = [(1.0, 1.0), (0.8, 1.0), (0.6, 1.0), (0.8, 0.9)]
 STOP = ("</answer>",)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
-    ap.add_argument("--groups", type=int, default=48)
+    ap.add_argument("--groups", type=int, default=32)
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
