@@ -96,6 +96,51 @@ def test_llamacpp_smollm2_samples_stream_and_stop():
 
 
 @pytest.mark.slow
+def test_llamacpp_batched_generate_matches_streaming_and_follows_the_adapter(tmp_path):
+    """Several chats without a token callback are decoded together (engine/inference/batched.py):
+    greedy text equals the one-at-a-time streaming path, seeded sampling repeats, and swapping the
+    adapter afterwards is seen by the batched path too."""
+    from engine.inference.models import load_backend
+
+    backend = load_backend("smollm2-135m")
+    chats = [solve_chat(f) for f in ("x**2", "cos(x)", "exp(3*x)")]
+    try:
+        greedy = GenerationParams(n=2, temperature=0, max_tokens=24)
+        together = backend.generate(chats, greedy)
+        alone = [backend.generate([c], greedy, on_token=lambda i, j, t: None)[0][0] for c in chats]
+        assert [len(g) for g in together] == [2, 2, 2]
+        assert sum(g[0].text == a.text == g[1].text for g, a in zip(together, alone)) >= 2  # near ties may differ
+        sampled = GenerationParams(n=3, temperature=1.0, max_tokens=16, seed=5)
+        a, b = backend.generate(chats[:2], sampled), backend.generate(chats[:2], sampled)
+        assert [[s.token_ids for s in g] for g in a] == [[s.token_ids for s in g] for g in b]
+        assert all(0 < s.tokens <= 16 for g in a for s in g)
+        backend.set_adapter(_random_adapter(tmp_path))
+        assert [g[0].token_ids for g in backend.generate(chats, greedy)] != [g[0].token_ids for g in together]
+    finally:
+        backend.close()
+
+
+def _random_adapter(tmp_path):
+    """A GGUF LoRA adapter of smollm2 with random B (so it changes the model)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from engine.inference.lora_gguf import convert_lora
+    from engine.inference.models import hf_model_dir
+
+    base_dir = hf_model_dir("smollm2-135m")
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.05)
+    model.save_pretrained(tmp_path / "ad")
+    return convert_lora(tmp_path / "ad", tmp_path / "ad.gguf", base_dir)
+
+
+@pytest.mark.slow
 def test_gguf_lora_zero_b_is_identity_and_nonzero_changes_logits(tmp_path):
     import numpy as np
     import torch

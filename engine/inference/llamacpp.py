@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import dataclasses
 import hashlib
 import os
 import random
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 N_CTX = 4096  # prompt (system + examples + integrand) plus up to a few hundred answer tokens
+# Sequences per batched decode: decoding is compute-bound on a CPU past a few dozen sequences, so
+# larger batches only grow the KV cache.
+BATCH_SEQUENCES = 64
 
 
 class LlamaCppBackend:
@@ -72,6 +76,7 @@ class LlamaCppBackend:
             bos_token=self._piece(self.llm.token_bos()),
         )
         self._adapter = None
+        self._batched = None  # engine.inference.batched.BatchedLlama, made on first batched generate
         self.adapter_path: Path | None = None
         self.adapter_scale = 1.0
         if adapter is not None:
@@ -88,6 +93,9 @@ class LlamaCppBackend:
         import llama_cpp
 
         path = resolve_gguf_adapter(adapter) if adapter is not None else None
+        if self._batched is not None:  # its context holds the adapter about to be freed
+            self._batched.close()
+            self._batched = None
         ctx = self.llm._ctx.ctx
         if path is None:
             llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
@@ -127,14 +135,21 @@ class LlamaCppBackend:
 
     def close(self) -> None:
         """Free the model now (llama-cpp-python's own finaliser can fail at interpreter exit)."""
+        if self._batched is not None:
+            self._batched.close()
+            self._batched = None
         self.llm.close()
 
     def generate(
         self, prompts: list[Chat], params: GenerationParams, on_token: TokenCallback | None = None
     ) -> list[list[Sample]]:
-        """Sample `params.n` completions per chat, one after another (llama.cpp decodes one
-        sequence at a time on CPU); greedy decoding runs once per chat and is repeated."""
+        """Sample `params.n` completions per chat; greedy decoding runs once per chat and is
+        repeated. Several sequences and no token callback: all decoded together in batches
+        (engine/inference/batched.py), which on a CPU gives 1.5-2x the tokens/s of one after
+        another; otherwise one sequence at a time, streaming each token to `on_token`."""
         greedy = params.temperature <= 0
+        if on_token is None and len(prompts) * (1 if greedy else params.n) > 1:
+            return self._generate_batched(prompts, params)
         base_seed = params.seed if params.seed is not None else random.getrandbits(31)
         results: list[list[Sample]] = []
         for i, chat in enumerate(prompts):
@@ -147,6 +162,28 @@ class LlamaCppBackend:
             if greedy:
                 samples = [Sample(s.text, s.tokens, s.seconds, list(s.token_ids)) for s in samples * params.n]
             results.append(samples)
+        return results
+
+    def _generate_batched(self, prompts: list[Chat], params: GenerationParams) -> list[list[Sample]]:
+        from engine.inference.batched import BatchedLlama
+
+        if self._batched is None:
+            self._batched = BatchedLlama(self)
+        greedy = params.temperature <= 0
+        n = 1 if greedy else params.n
+        seed = params.seed if params.seed is not None else random.getrandbits(31)
+        per_call = max(1, BATCH_SEQUENCES // n)
+        results: list[list[Sample]] = []
+        for start in range(0, len(prompts), per_call):
+            part = [self.prompt_tokens(chat) for chat in prompts[start:start + per_call]]
+            call = dataclasses.replace(params, n=n, seed=seed + 1000 * start)
+            t = time.perf_counter()
+            outs = self._batched.generate(part, call)
+            each = (time.perf_counter() - t) / (len(part) * n)
+            for group in outs:
+                samples = [Sample(c.text, len(c.token_ids), each, list(c.token_ids)) for c in group]
+                results.append([Sample(s.text, s.tokens, s.seconds, list(s.token_ids))
+                                for s in samples * params.n] if greedy else samples)
         return results
 
     def _one(
