@@ -4,6 +4,8 @@ per-tree report."""
 
 from __future__ import annotations
 
+import pytest
+
 from engine.runs.config import Config
 from engine.train.screen import Screened, screen, tree_reports
 from engine.variants.nodes import Node
@@ -56,3 +58,36 @@ def test_edge_needs_a_success_and_a_failure():
     assert (r.solvable, r.edge) == (2, 0)
     (r,) = tree_reports(nodes, {"a": Screened(False, 2, 2)})
     assert (r.variants, r.solvable, r.edge) == (1, 1, 1)
+
+
+def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
+    from engine.train.pool import VariantPool
+    from engine.train.screen import Screener
+
+    cfg = Config()
+    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = 2, 1, 0
+    pool = VariantPool(tree(), cfg.variants)
+    seen = []
+
+    def sample_many(rows, n, temperature, max_tokens):
+        seen.append([r["id"] for r in rows])
+        return [[RIGHT.get(r["integrand"], "0")] for r in rows]
+
+    def judge(items):
+        return [RIGHT.get(integrand) == text for integrand, text in items]
+
+    screener = Screener(pool, sample_many, judge, cfg)
+    # round robin over the trees, the deepest variant of each first
+    assert [n.id for n in screener.order] == ["a2", "b", "a1", "a"]
+    # while screening, a variant not screened yet weighs what a saturated one does
+    assert pool.weight("a") == pytest.approx(cfg.variants.pool_saturated_weight)
+    chunks = []
+    assert screener.top_up(lambda result, done, total: chunks.append((sorted(result), done, total))) == 2
+    assert seen == [["a2", "b"]] and chunks == [(["a2", "b"], 2, 4)]
+    assert pool.promising() == 1 and [n.id for n in screener.pending()] == ["a1", "a"]
+    assert pool.weight("a2") == pytest.approx(cfg.variants.pool_solvable_weight * cfg.variants.pool_depth_weight ** 2)
+    assert screener.top_up() == 0  # the reserve holds
+    cfg.variants.screen_reserve = 5
+    assert screener.top_up() == 2 and not screener.pending()
+    assert screener.known()["a1"] == Screened(True, 0, 0) and screener.known()["b"] == Screened(False, 0, 0)
+    assert screener.top_up() == 0  # nothing left to screen

@@ -89,11 +89,13 @@ class VariantConfig:
     pool_saturated_weight: float = 0.1  # rate 0 or 1 after enough attempts: rarely revisited
     pool_depth_weight: float = 1.25  # per level deeper (deeper = easier), so leaves get drawn early
     pool_recency_window: int = 4  # a variant drawn d draws ago weighs min(1, (d+1)/window)
-    # Screening before the first step (engine/train/screen.py): a greedy answer per variant and this
-    # many samples at the rollout temperature for those it solved, screen_chunk variants decoded
-    # together, answers cut at screen_max_tokens (a correct answer to a variant is rarely longer;
-    # decoding is compute-bound on a CPU, so every token of a rambling answer costs)
+    # Screening during training (engine/train/screen.py): before a step, while fewer than
+    # screen_reserve variants are promising, the next screen_chunk variants get a greedy answer
+    # each, and those it solved screen_samples samples at the rollout temperature; answers are cut
+    # at screen_max_tokens (a correct answer to a variant is rarely longer; decoding is
+    # compute-bound on a CPU, so every token of a rambling answer costs)
     screen: bool = True
+    screen_reserve: int = 16
     screen_samples: int = 2
     screen_chunk: int = 64
     screen_max_tokens: int = 48

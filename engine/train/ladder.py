@@ -8,8 +8,9 @@
    are written once to tree.jsonl; a resumed run reads them back. `--no-variants` trains on the
    problems themselves (the paper's "RL without variants" ablation).
 2. Pool. engine.train.pool.VariantPool draws variants at the edge of the model's ability from their
-   solve rates: screening (engine.train.screen) gives each variant a greedy answer and a few samples
-   before the first step (screen.json, also its per-tree report), and every rollout updates them.
+   solve rates: screening (engine.train.screen) gives variants a greedy answer (and a few samples
+   when it is right) a chunk at a time while the pool holds too few promising ones (report in
+   screen.json), and every rollout updates the rates.
 3. GRPO. engine.train.grpo.GRPOTrainer, one step at a time; every rollout and step is an event, a
    checkpoint (adapter, optimizer, RNG, pool state and draw RNG, step) is written every
    [grpo] checkpoint_every steps and on stop, and the held-out set (--eval-problems) is evaluated
@@ -22,7 +23,6 @@ RNG; a SIGKILL loses at most the step in progress.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -46,9 +46,9 @@ from engine.train.setup import TrainPlan, summary
 if TYPE_CHECKING:
     from engine.train.grpo import GRPOTrainer, StepStats
     from engine.train.pool import VariantPool
-    from engine.train.screen import Screened
 
-SCREEN_FILE = "screen.json"  # screening's counts and per-tree report, written once per run
+SCREEN_FILE = "screen.json"  # screening's per-tree report, rewritten after every screened chunk
+
 
 def _rng_from_json(state: list[Any]) -> tuple:
     version, internal, gauss = state
@@ -79,9 +79,7 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         draw_rng.setstate(_rng_from_json(extra["draw_rng"]))
     sink.emit(RunStarted(kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
               device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step))
-    if checkpoint is None and cfg.variants.screen:  # a checkpoint's pool already holds the screening
-        for variant, s in screen_pool(run, pool, trainer, cfg, sink).items():
-            pool.record_screen(variant, s.greedy, s.samples, s.solved)
+    top_up = screening(run, pool, trainer, cfg, sink) if cfg.variants.screen else None
 
     saved = step  # the step of the newest checkpoint on disk
 
@@ -110,6 +108,8 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         if control.checkpoint():
             status = "stopped"
             break
+        if top_up is not None:
+            top_up()
         stats = trainer.step(draw)
         step += 1
         for r in stats.rollouts:
@@ -134,43 +134,41 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
     return result
 
 
-def screen_pool(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
-                sink: EventSink) -> dict[str, Screened]:
-    """Screening of the pool's variants (engine/train/screen.py), read back from screen.json when
-    an earlier start of this run finished it; the per-tree report goes to the log and the file."""
+def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
+              sink: EventSink) -> Callable[[], None]:
+    """The function run before every step: screen more of the pool while it holds too few
+    promising variants (engine/train/screen.py), with phase events, a log line per chunk and the
+    per-tree report rewritten to screen.json. The pool's checkpointed stats say what was screened,
+    so a resumed run goes on where the checkpoint was (and screens again what came after it, with
+    the same RNG, hence the same answers)."""
     import dataclasses
-    import time
 
     from engine.runs.files import atomic_write_json
-    from engine.train.screen import Screened, screen, tree_reports
-
-    path = run.path / SCREEN_FILE
-    if path.exists():
-        return {i: Screened(**s) for i, s in json.loads(path.read_text())["variants"].items()}
-    nodes = list(pool.nodes.values())
-    sink.emit(Phase(phase="screen", done=0, total=len(nodes), detail="greedy + samples per variant"))
-    t = time.perf_counter()
+    from engine.train.screen import Screener, tree_reports
 
     def judge(items: list[tuple[str, str]]) -> list[bool]:
         return [r.ok for r in trainer.reward_fn(items)]
 
-    def progress(done: int, total: int) -> None:
-        sink.emit(Phase(phase="screen", done=done, total=total, detail="greedy + samples per variant"))
+    screener = Screener(pool, trainer.sample_many, judge, cfg)
+    nodes = list(pool.nodes.values())
 
-    screened = screen(nodes, trainer.sample_many, judge, cfg, on_progress=progress)
-    seconds = time.perf_counter() - t
-    trees = tree_reports(nodes, screened)
-    for r in trees:
-        sink.log(f"screened {r.root} ({r.integrand}): {r.solvable}/{r.variants} variants solved at least once, "
-                 f"{r.edge} at the edge ({r.edge_share:.0%})")
-    solvable = sum(r.solvable for r in trees)
-    sink.log(f"screening: {len(nodes)} variants in {seconds:.0f} s, {solvable} solved at least once; "
-             f"trees with no solved variant: {sum(r.solvable == 0 for r in trees)} of {len(trees)}")
-    atomic_write_json(path, {"seconds": round(seconds, 2), "temperature": cfg.sample.temperature,
-                             "samples": cfg.variants.screen_samples,
-                             "trees": [{**dataclasses.asdict(r), "edge_share": round(r.edge_share, 4)} for r in trees],
-                             "variants": {i: dataclasses.asdict(s) for i, s in screened.items()}})
-    return screened
+    def on_chunk(result: dict[str, Any], done: int, total: int) -> None:
+        solved = sum(s.greedy for s in result.values())
+        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{pool.promising()} promising variants"))
+        sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, "
+                 f"{pool.promising()} promising in the pool")
+        trees = tree_reports(nodes, screener.known())
+        atomic_write_json(run.path / SCREEN_FILE, {
+            "seconds": round(screener.seconds, 2), "screened": len(screener.known()), "variants": total,
+            "temperature": cfg.sample.temperature, "samples": cfg.variants.screen_samples,
+            "trees": [{**dataclasses.asdict(r), "edge_share": round(r.edge_share, 4)} for r in trees]})
+
+    def top_up() -> None:
+        if pool.promising() < cfg.variants.screen_reserve and screener.pending():
+            sink.emit(Phase(phase="screen", detail="greedy answers to the next variants"))
+            screener.top_up(on_chunk)
+
+    return top_up
 
 
 def _write_gguf(run: RunDir, cfg: Config, model_dir: Path, sink: EventSink) -> None:

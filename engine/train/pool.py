@@ -43,7 +43,9 @@ class VariantPool:
       pool.state_dict() / pool.load_state_dict(d)   for checkpoints (resume draws the same)
 
     Weight of a variant (cfg.pool_* fields):
-      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight, or after screening
+      unknown rate (fewer than pool_min_attempts attempts)  pool_unseen_weight (pool_saturated_weight
+                                                            while a Screener is on: the variant waits
+                                                            for its turn); once screened,
                                                             pool_solvable_weight if an answer was
                                                             verified, pool_saturated_weight if none
       rate p strictly between 0 and 1                        pool_saturated_weight + pool_edge_weight * 4p(1-p)
@@ -63,6 +65,7 @@ class VariantPool:
             raise LadderError("the variant pool is empty")
         self.stats: dict[str, SolveStats] = {i: SolveStats() for i in self.nodes}
         self.draws = 0
+        self.screening = False  # set by engine.train.screen.Screener: variants not screened yet wait
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -88,7 +91,7 @@ class VariantPool:
         cfg, s, node = self.cfg, self.stats[variant_id], self.nodes[variant_id]
         if s.attempts < cfg.pool_min_attempts:
             if s.greedy is None:
-                w = cfg.pool_unseen_weight
+                w = cfg.pool_saturated_weight if self.screening else cfg.pool_unseen_weight
             elif s.greedy or s.successes:
                 w = cfg.pool_solvable_weight
             else:
@@ -114,6 +117,13 @@ class VariantPool:
         for i in chosen:
             self.stats[i].last_draw = self.draws
         return [self.nodes[i] for i in chosen]
+
+    def promising(self) -> int:
+        """Variants worth drawing: solved in screening with too few attempts to know their rate,
+        or with a rate strictly between 0 and 1."""
+        min_attempts = self.cfg.pool_min_attempts
+        return sum((s.attempts < min_attempts and bool(s.greedy or s.successes))
+                   or (s.attempts >= min_attempts and 0 < s.successes < s.attempts) for s in self.stats.values())
 
     def edge(self) -> list[str]:
         """Ids of the variants whose solve rate is strictly between 0 and 1."""

@@ -89,24 +89,85 @@ def screen(nodes: Sequence[Node], sample_many: SampleFn, judge: JudgeFn, cfg: Co
     return result
 
 
-def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened]) -> list[TreeReport]:
-    """One report per tree (root node), over its screened variants (the root included)."""
+def roots(nodes: Sequence[Node]) -> dict[str, str]:
+    """The root (training problem) of every node's tree, by node id."""
     parent = {n.id: n.parent for n in nodes}
-    by_id = {n.id: n for n in nodes}
 
     def root_of(i: str) -> str:
         while parent.get(i) is not None and parent[i] in parent:
             i = parent[i]
         return i
 
+    return {n.id: root_of(n.id) for n in nodes}
+
+
+def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened]) -> list[TreeReport]:
+    """One report per tree (root node), over its screened variants (the root included)."""
+    by_id = {n.id: n for n in nodes}
+    root = roots(nodes)
     reports: dict[str, TreeReport] = {}
     for n in nodes:
         s = screened.get(n.id)
         if s is None:
             continue
-        root = root_of(n.id)
-        r = reports.setdefault(root, TreeReport(root, by_id[root].integrand, 0, 0, 0))
+        r = reports.setdefault(root[n.id], TreeReport(root[n.id], by_id[root[n.id]].integrand, 0, 0, 0))
         r.variants += 1
         r.solvable += s.successes > 0
         r.edge += 0 < s.successes < s.tries
     return list(reports.values())
+
+
+class Screener:
+    """Screens a pool's variants a chunk at a time, as training needs them.
+
+    Screening all of a big pool up front costs more than a short run can spare (915 variants of the
+    15 training problems took about 11 minutes on 2 cores), and a run only needs a reserve of
+    promising variants to draw from. So `top_up` screens the next chunk only while fewer than
+    [variants] screen_reserve variants are promising (solved by screening and not yet known to be
+    saturated, or at the edge), in an order that visits every tree early (round robin over the
+    trees, the easier, deeper variants of each first). While screening is on, the pool draws the
+    variants not screened yet only rarely (engine/train/pool.py)."""
+
+    def __init__(self, pool: Any, sample_many: SampleFn, judge: JudgeFn, cfg: Config):
+        self.pool, self.sample_many, self.judge, self.cfg = pool, sample_many, judge, cfg
+        pool.screening = True
+        by_tree: dict[str, list[Node]] = {}
+        for i, root in roots(list(pool.nodes.values())).items():
+            by_tree.setdefault(root, []).append(pool.nodes[i])
+        queues = [sorted(q, key=lambda n: -n.depth) for q in by_tree.values()]
+        self.order = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
+        self.seconds = 0.0
+
+    def pending(self) -> list[Node]:
+        """Variants neither screened nor tried enough by rollouts, in screening order."""
+        min_attempts = self.cfg.variants.pool_min_attempts
+        return [n for n in self.order if self.pool.stats[n.id].greedy is None
+                and self.pool.stats[n.id].attempts < min_attempts]
+
+    def top_up(self, on_chunk: Callable[[dict[str, Screened], int, int], None] | None = None) -> int:
+        """Screen chunks until the pool holds screen_reserve promising variants or nothing is left
+        to screen; `on_chunk(screened, done, total)` after each. Returns how many were screened."""
+        import time
+
+        v = self.cfg.variants
+        done = 0
+        while self.pool.promising() < v.screen_reserve:
+            todo = self.pending()
+            if not todo:
+                break
+            part = todo[:max(v.screen_chunk, 1)]
+            t = time.perf_counter()
+            result = screen(part, self.sample_many, self.judge, self.cfg)
+            self.seconds += time.perf_counter() - t
+            for i, r in result.items():
+                self.pool.record_screen(i, r.greedy, r.samples, r.solved)
+            done += len(part)
+            if on_chunk is not None:
+                on_chunk(result, len(self.order) - len(todo) + len(part), len(self.order))
+        return done
+
+    def known(self) -> dict[str, Screened]:
+        """Every screened variant's record so far: its greedy verdict, and the samples of
+        screening and of the rollouts since, verified of drawn."""
+        return {i: Screened(bool(s.greedy), s.attempts, s.successes)
+                for i, s in self.pool.stats.items() if s.greedy is not None}
