@@ -1,6 +1,6 @@
 """Screening cost and the rollout temperature / top-p that give GRPO the most correctness signal.
 
-    .venv/bin/python bench/rollout_sweep.py [--model qwen2.5-coder-0.5b] [--groups 48] [--group-size 8]
+    .venv/bin/python bench/rollout_sweep.py [--model qwen2.5-coder-0.5b] [--groups 32] [--group-size 8]
 
 1. Trees: the symbolic variant trees of the 15 training problems (depth 2, 60 variants each, the
    ablation's settings), evaluation problems excluded.
@@ -12,7 +12,8 @@
    setting, all groups of a setting decoded together with the same seeds. For each setting: verified
    answers per sample, and the share of groups holding both a verified and a failed answer (a group
    with only one kind has zero advantages and teaches nothing). The anchor is the old default,
-   temperature 1.0 / top-p 1.0, measured in the same run on the same variants.
+   temperature 1.0 / top-p 1.0, measured in the same run on the same variants. `pick_best` says
+   how the winner is chosen.
 
 Writes bench/results/rollout_sweep.json (and `rollout_sweep` into bench/results/signal.json).
 """
@@ -34,6 +35,14 @@ from engine.runs.files import atomic_write_json
 DATA = RESULTS.parents[1] / "engine" / "data"
 SETTINGS = [(1.0, 1.0), (0.8, 1.0), (0.6, 1.0), (0.8, 0.9)]
 STOP = ("</answer>",)
+
+
+def pick_best(rows: list[dict]) -> dict:
+    """The setting with the most groups holding signal; settings within one group of it count as
+    tied (one group of 32 is noise), and among those the most verified answers per sample wins,
+    since every verified answer in a kept group is a positive example for the update."""
+    top = max(r["signal_groups"] for r in rows)
+    return max((r for r in rows if r["signal_groups"] >= top - 1), key=lambda r: r["verified_per_sample"])
 
 
 def main() -> None:
@@ -130,7 +139,7 @@ def main() -> None:
     backend.close()
 
     anchor = rows_out[0]
-    best = max(rows_out, key=lambda r: (r["signal_share"], r["verified_per_sample"]))
+    best = pick_best(rows_out)
     ratio = best["signal_share"] / anchor["signal_share"] if anchor["signal_share"] else None
     print(f"best: T={best['temperature']} top_p={best['top_p']}, signal share {best['signal_share']:.0%} vs "
           f"{anchor['signal_share']:.0%} at T=1.0/top-p 1.0" + (f" ({ratio:.2f}x)" if ratio else ""))
