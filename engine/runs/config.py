@@ -100,7 +100,7 @@ class VariantConfig:
     # at screen_max_tokens (a correct answer to a variant is rarely longer; decoding is
     # compute-bound on a CPU, so every token of a rambling answer costs)
     screen: bool = True
-    screen_reserve: int = 16
+    screen_reserve: int = 8
     screen_samples: int = 2
     screen_chunk: int = 64
     screen_max_tokens: int = 48
