@@ -116,6 +116,7 @@ def main() -> None:
             raise SystemExit(f"`ladder train` exited with code {code}; see {work / 'engine.log'}")
     result = summarize(run, progress["spent_s"])
     result.update({"model": a.model, "minutes": a.minutes, "settings": settings, "anchor": ANCHOR,
+                   "config": json.loads((run / "config.json").read_text()),
                    "verified_per_hour_vs_anchor": round(result["verified_per_hour"] / ANCHOR["verified_per_hour"], 1)
                    if result["verified_per_hour"] else None})
     out = RESULTS / "signal_run"
