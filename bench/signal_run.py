@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,18 @@ def main() -> None:
                "--out", str(run), "--config", str(config),
                "--eval-problems", str(data / "undergrad_test.jsonl")]
     budget = 60 * a.minutes
+    progress.setdefault("load_1min", []).append(round(os.getloadavg()[0], 2))  # this machine is shared
     if progress.get("spent_s", 0.0) < budget - 30:
         code, _ = run_engine(cmd, log_path=work / "engine.log", events_path=run / "events.jsonl", budget_s=budget,
                              progress=progress, save=lambda: atomic_write_json(progress_path, progress))
         if code != 0:
             raise SystemExit(f"`ladder train` exited with code {code}; see {work / 'engine.log'}")
+        progress["load_1min"].append(round(os.getloadavg()[0], 2))
+        atomic_write_json(progress_path, progress)
     result = summarize(run, progress["spent_s"])
     result.update({"model": a.model, "minutes": a.minutes, "settings": settings, "anchor": ANCHOR,
                    "config": json.loads((run / "config.json").read_text()),
+                   "load_1min_at_starts_and_ends": progress.get("load_1min"),
                    "verified_per_hour_vs_anchor": round(result["verified_per_hour"] / ANCHOR["verified_per_hour"], 1)
                    if result["verified_per_hour"] else None})
     out = RESULTS / "signal_run"
