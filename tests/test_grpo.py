@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers import by_length, trainer_config
 
@@ -58,6 +59,32 @@ def test_shared_prompt_logprobs_equal_full_sequence(tiny_dir):
         logits = trainer.model(input_ids=full_ids).logits[:, ids.shape[1] - 1:-1]
         full = torch.log_softmax(logits.float(), -1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)
     assert torch.allclose(shared, full, atol=1e-4)
+
+
+def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tiny_dir, monkeypatch):
+    """While every lora_B is zero the policy is the reference: the first step computes no
+    reference log-probs, and its update equals the one made with them (KL exactly 0)."""
+    cfg = trainer_config(lr=1e-2, kl_coef=0.5)
+    fast = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
+    slow = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
+    assert fast.adapter_is_identity() and slow.adapter_is_identity()
+    monkeypatch.setattr(slow, "adapter_is_identity", lambda: False)
+    calls = []
+    logprobs = fast._logprobs
+    fast._logprobs = lambda grp: calls.append(fast.model.training) or logprobs(grp)
+    torch.manual_seed(0)  # both draw the same rollouts from the global RNG
+    a = fast.step(lambda: PROMPT)
+    torch.manual_seed(0)
+    b = slow.step(lambda: PROMPT)
+    assert calls == [True], "a reference pass (eval mode) ran although the adapter was the identity"
+    assert a.updated and b.updated and a.kl == 0.0 and b.kl == pytest.approx(0.0, abs=1e-6)
+    assert [r.text for r in a.rollouts] == [r.text for r in b.rollouts]
+    assert a.loss == pytest.approx(b.loss, rel=1e-5, abs=1e-7)
+    sa, sb = fast.lora_state(), slow.lora_state()
+    assert all(torch.allclose(sa[k], sb[k], atol=1e-6) for k in sa)
+    assert not fast.adapter_is_identity()  # the update moved lora_B: later steps run the reference pass
+    fast.load_lora_state(GRPOTrainer(tiny_dir, cfg, reward_fn=by_length).lora_state())
+    assert fast.adapter_is_identity()  # a roll-back to the start (TTRL) makes it the identity again
 
 
 def test_rewarded_completions_become_more_likely(tiny_dir):

@@ -58,7 +58,7 @@ from engine.inference.prompts import solve_chat
 from engine.runs.config import Config
 from engine.train.loss import ADV_EPS, group_advantages, grpo_loss  # noqa: F401 (ADV_EPS re-exported)
 from engine.train.reward import RewardResult, score_many
-from engine.train.rollouts import choose_backend, gguf_source, importance_weights
+from engine.train.rollouts import choose_backend, gguf_source, importance_weights, lora_version
 
 # (integrand, completion) pairs -> one RewardResult each, in order
 RewardFn = Callable[[list[tuple[str, str]]], list[RewardResult]]
@@ -177,6 +177,7 @@ class GRPOTrainer:
         self.reward_fn: RewardFn = reward_fn or (lambda items: score_many(items, cfg))
         self.chat_fn = chat_fn or (lambda prompt: solve_chat(prompt["integrand"]))
         self.end_ids = end_token_ids(self.tokenizer)
+        self._identity_checked: tuple[int | None, bool] = (None, False)  # (lora_version, adapter_is_identity)
         self.rollouts = None  # llama.cpp rollouts (engine/train/rollouts.py), or HF `generate`
         if self.rollout_backend == "llamacpp":
             from engine.train.rollouts import LlamaCppRollouts
@@ -307,7 +308,9 @@ class GRPOTrainer:
             logits = self.model(input_ids=ids, use_cache=False, logits_to_keep=Tc + 1).logits[:, :-1]
         else:
             cache = DynamicCache(config=self.model.config)
-            prefix = self.model(input_ids=grp.prompt_ids, cache=cache, use_cache=True)
+            # only the last prompt position's logits are needed (the vocabulary projection of the
+            # other positions would be a quarter of the prompt's cost, forward and backward)
+            prefix = self.model(input_ids=grp.prompt_ids, cache=cache, use_cache=True, logits_to_keep=1)
             cache.batch_repeat_interleave(G)
             # the prompt's last position predicts the first completion token
             first = prefix.logits[:, -1:].expand(G, -1, -1)  # (G, 1, V)
@@ -345,14 +348,16 @@ class GRPOTrainer:
             groups = self._rollout_groups(prompts)
             gen_s += time.perf_counter() - t
             tokens += sum(r.tokens for grp in groups for r in grp.rollouts)
-            # Verification runs beside the reference pass, which every kept group needs anyway.
+            # Verification runs beside the reference pass, which every kept group needs anyway
+            # (none while the adapter is still the identity: then the policy is the reference).
             t = time.perf_counter()
             scorer = threading.Thread(target=self._score, args=(groups,))
             scorer.start()
             self.model.eval()
-            with torch.no_grad(), self.model.disable_adapter():
-                for grp in groups:
-                    refs[id(grp)] = self._logprobs(grp)
+            if not self.adapter_is_identity():
+                with torch.no_grad(), self.model.disable_adapter():
+                    for grp in groups:
+                        refs[id(grp)] = self._logprobs(grp)
             t_ref = time.perf_counter() - t
             scorer.join()
             verify_s += time.perf_counter() - t - t_ref
@@ -365,7 +370,7 @@ class GRPOTrainer:
                     kept.append(grp)
                 else:
                     skipped += 1
-                    refs.pop(id(grp))
+                    refs.pop(id(grp), None)
             if len(kept) == want:
                 break
 
@@ -393,6 +398,19 @@ class GRPOTrainer:
         stats.seconds = time.perf_counter() - t0
         return stats
 
+    def adapter_is_identity(self) -> bool:
+        """True while the LoRA adapter changes nothing (every lora_B exactly zero, as peft
+        initialises it and as TTRL's roll-back restores it): the policy's log-probs are then exactly
+        the reference's, so the step skips the reference pass (at batch 1 on a CPU, a third of the
+        first step's training time). False for any other trainable weight (DoRA magnitudes, ...)."""
+        version = lora_version(self.model)
+        if version != self._identity_checked[0]:
+            names = [(k, p) for k, p in self.model.named_parameters() if p.requires_grad]
+            identity = bool(names) and all("lora_A" in k or "lora_B" in k for k, _ in names) and not any(
+                bool(p.detach().any()) for k, p in names if "lora_B" in k)
+            self._identity_checked = (version, identity)
+        return self._identity_checked[1]
+
     def _update(self, groups: list[_Group], refs: dict[int, torch.Tensor],
                 stats: StepStats | None = None) -> tuple[float, float]:
         """Accumulate the gradient of the token-level GRPO loss over `groups`; returns (loss, kl)."""
@@ -415,7 +433,9 @@ class GRPOTrainer:
                 gap_sum += float(((logp.detach() - grp.rollout_logp).abs() * grp.mask).sum())
                 w_sum += float((w * grp.mask).sum())
                 capped += float(((w >= g.is_cap) * grp.mask).sum()) if g.is_cap > 0 else 0.0
-            terms = grpo_loss(logp, logp.detach(), refs[id(grp)], adv, grp.mask,
+            ref = refs.get(id(grp))  # None: identity adapter, the reference log-probs are the policy's
+            ref = logp.detach() if ref is None else ref
+            terms = grpo_loss(logp, logp.detach(), ref, adv, grp.mask,
                               clip_eps=g.clip_eps, kl_coef=g.kl_coef, n_tokens=n_tokens, is_weights=w)
             terms.loss.backward()
             loss_sum += float(terms.loss.detach())
