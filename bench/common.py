@@ -50,6 +50,18 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def update_summary(keys: dict[str, Any], name: str = "signal") -> Path:
+    """Set `keys` in bench/results/<name>.json and leave its other keys alone: several benchmarks
+    (rollouts, rollout_sweep, signal_run, ttrl_start) each own a few keys of signal.json."""
+    import json
+
+    path = RESULTS / f"{name}.json"
+    data = json.loads(path.read_text()) if path.is_file() else {"benchmark": name}
+    data.update(keys)
+    atomic_write_json(path, data)
+    return path
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """Write bench/results/<name>.json with the machine facts and a timestamp added."""
     path = RESULTS / f"{name}.json"

@@ -21,16 +21,14 @@ Writes bench/results/rollout_sweep.json (and `rollout_sweep` into bench/results/
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 
-from common import RESULTS, write_result
+from common import RESULTS, update_summary, write_result
 
 from engine.inference.base import GenerationParams
 from engine.runs.config import Config
 from engine.runs.events import EventSink
-from engine.runs.files import atomic_write_json
 
 DATA = RESULTS.parents[1] / "engine" / "data"
 SETTINGS = [(1.0, 1.0), (0.8, 1.0), (0.6, 1.0), (0.8, 0.9)]
@@ -157,11 +155,10 @@ def main() -> None:
         "signal_share_vs_anchor": round(ratio, 2) if ratio else None,
     }
     write_result("rollout_sweep", result)
-    signal_path = RESULTS / "signal.json"
-    signal = json.loads(signal_path.read_text()) if signal_path.exists() else {}
-    signal["rollout_sweep"] = {"best": result["best"], "signal_share": best["signal_share"],
-                               "anchor_signal_share": anchor["signal_share"], "details": "bench/results/rollout_sweep.json"}
-    atomic_write_json(signal_path, signal)
+    update_summary({"rollout_sweep": {
+        "best": result["best"], "signal_share": best["signal_share"], "anchor_signal_share": anchor["signal_share"],
+        "verified_per_sample": best["verified_per_sample"], "anchor_verified_per_sample": anchor["verified_per_sample"],
+        "details": "bench/results/rollout_sweep.json"}})
 
 
 if __name__ == "__main__":

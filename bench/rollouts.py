@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import write_result
+from common import update_summary, write_result
 
 MODEL = "qwen2.5-coder-0.5b"
 PROBLEM = "x*exp(x)"
@@ -215,7 +215,7 @@ def main() -> None:
                "step_speedup_vs_hf_trainer": st["ratio"],
                "step_s": {"hf": st["hf_median_s"], "llamacpp": st["llamacpp_median_s"]},
                "logp_gap": gaps, "details": "bench/results/rollouts.json"}
-    write_result("signal", summary)
+    update_summary(summary)
     print(f"rollouts: llama.cpp batched / HF = {summary['rollout_speedup_vs_hf']}x; step HF / llama.cpp = "
           f"{st['ratio']}x; wrote {path}")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ablation import run_engine
-from common import RESULTS, ROOT, write_result
+from common import RESULTS, ROOT, update_summary, write_result
 
 from engine.runs.events import read_events
 from engine.runs.files import atomic_write, atomic_write_json
@@ -131,13 +131,10 @@ def main() -> None:
     if (run / "screen.json").exists():
         shutil.copy(run / "screen.json", out / "screen.json")
     write_result("signal_run", result)
-    signal_path = RESULTS / "signal.json"
-    signal = json.loads(signal_path.read_text()) if signal_path.exists() else {}
-    signal.update({"verified_per_hour": result["verified_per_hour"],
-                   "correctness_signal_share": result["correctness_signal_share"],
-                   "ladder_run": {"date": dt.date.today().isoformat(), "minutes": a.minutes, "model": a.model,
-                                  "settings": settings, "details": "bench/results/signal_run.json"}})
-    atomic_write_json(signal_path, signal)
+    update_summary({"verified_per_hour": result["verified_per_hour"],
+                    "correctness_signal_share": result["correctness_signal_share"],
+                    "ladder_run": {"date": dt.date.today().isoformat(), "minutes": a.minutes, "model": a.model,
+                                   "settings": settings, "details": "bench/results/signal_run.json"}})
     print(f"{result['steps']} steps in {result['wall_s'] / 60:.1f} min: {result['verified_trained']} verified completions "
           f"trained on ({result['verified_per_hour']}/h, anchor {ANCHOR['verified_per_hour']}/h), signal in "
           f"{result['signal_groups']}/{result['drawn_groups']} drawn groups ({result['correctness_signal_share']:.0%}, "

@@ -39,9 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, machine_info, write_result
-
-from engine.runs.files import atomic_write_json
+from common import ROOT, machine_info, update_summary, write_result
 
 MODEL = "qwen2.5-coder-0.5b"
 INTEGRAND = "x*atan(x)"
@@ -146,16 +144,6 @@ def breakdown(events: list[dict], t_launch: float) -> dict:
     }
 
 
-def update_signal(summary: dict) -> Path:
-    """Set `ttrl_first_step_s` and `ttrl_first_step` in bench/results/signal.json, nothing else."""
-    path = RESULTS / "signal.json"
-    data = json.loads(path.read_text()) if path.is_file() else {"benchmark": "signal"}
-    data["ttrl_first_step_s"] = summary["ttrl_first_step_s"]
-    data["ttrl_first_step"] = summary["ttrl_first_step"]
-    atomic_write_json(path, data)
-    return path
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=2)
@@ -205,7 +193,7 @@ def main() -> None:
         "under_load": under_load, "anchor_solve_s": anchor_s, "ratio_vs_anchor": result["ratio_vs_anchor"],
         "target_s": TARGET_S, "cpu": machine_info()["cpu"], "cores": os.cpu_count(),
         "details": "bench/results/ttrl_start.json"}}
-    update_signal(summary)
+    update_summary({"ttrl_first_step_s": summary["ttrl_first_step_s"], "ttrl_first_step": summary["ttrl_first_step"]})
     print(f"ttrl first step: {first} s (median of {a.repeats}; target <= {TARGET_S:.0f} s: "
           f"{'ok' if result['target_ok'] else 'MISSED'}); anchor solve x**2 {anchor_s} s, ratio "
           f"{result['ratio_vs_anchor']}; load {load_start} at start, max {max(loads)}; wrote {path}")

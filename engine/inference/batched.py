@@ -34,15 +34,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from engine.errors import LadderError
 from engine.inference.base import GenerationParams
-
-if TYPE_CHECKING:
-    from engine.inference.llamacpp import LlamaCppBackend
 
 N_BATCH = 512  # tokens per llama_decode call while prefilling
 
@@ -71,7 +68,9 @@ class _Seq:
 class BatchedLlama:
     """Batched sampling and scoring on the model of `backend`; see the module docstring."""
 
-    def __init__(self, backend: LlamaCppBackend, n_threads: int = 0):
+    def __init__(self, backend: Any, n_threads: int = 0):
+        """`backend`: the engine.inference.llamacpp.LlamaCppBackend whose model to share (not
+        imported here: that backend decodes its own batches with this class)."""
         import llama_cpp
 
         self.backend = backend
