@@ -1048,8 +1048,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=4, help="K samples at --temperature for mean@K")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-tokens", type=int, default=128, help="completion tokens in training and evaluation")
-    p.add_argument("--eval-backend", choices=["hf", "llamacpp"], default="hf",
-                   help="hf applies the trained adapter exactly; llama.cpp runs Q4 weights whose noise hides a young adapter")
+    p.add_argument("--eval-backend", choices=["hf", "llamacpp"], default="llamacpp",
+                   help="llama.cpp decodes in batches with the adapter as GGUF: on a trained adapter it gave the "
+                        "exact HF evaluation's verdict on 99.5 %% of 215 problems in a quarter of the time "
+                        "(bench/results/adapter_eval.json); hf applies the adapter exactly")
     p.add_argument("--group-size", type=int, default=8)
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")
     p.add_argument("--max-variants", type=int, default=60, help="variants per training problem's tree")
