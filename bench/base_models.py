@@ -230,7 +230,7 @@ def summarise(out_dir: Path, models: list[str], sets: list[str], summary_path: P
         for i, m1 in enumerate(models):
             for m2 in models[i + 1:]:
                 if (m1, stem) in reports and (m2, stem) in reports:
-                    result["comparisons"][f"{m2} vs {m1} on {stem}"] = compare(reports[(m1, stem)], reports[(m2, stem)])
+                    result["comparisons"][f"{m1} vs {m2} on {stem}"] = compare(reports[(m1, stem)], reports[(m2, stem)])
     write_json(summary_path, result)
     return result
 
