@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--top-p", type=float, default=None)
     ap.add_argument("--work", default=str(ROOT / "runs" / "signal-run"))
     ap.add_argument("--fresh", action="store_true", help="delete an earlier run in --work first")
+    ap.add_argument("--name", default="signal_run",
+                    help="result name under bench/results/; only the default one sets keys of signal.json")
     a = ap.parse_args()
 
     import tomli_w
@@ -124,17 +126,18 @@ def main() -> None:
                    "load_1min_at_starts_and_ends": progress.get("load_1min"),
                    "verified_per_hour_vs_anchor": round(result["verified_per_hour"] / ANCHOR["verified_per_hour"], 1)
                    if result["verified_per_hour"] else None})
-    out = RESULTS / "signal_run"
+    out = RESULTS / a.name
     out.mkdir(parents=True, exist_ok=True)
     steps = [e for e in read_events(run / "events.jsonl") if e["type"] == "step"]
     atomic_write(out / "steps.jsonl", "".join(json.dumps(e) + "\n" for e in steps))
     if (run / "screen.json").exists():
         shutil.copy(run / "screen.json", out / "screen.json")
-    write_result("signal_run", result)
-    update_summary({"verified_per_hour": result["verified_per_hour"],
-                    "correctness_signal_share": result["correctness_signal_share"],
-                    "ladder_run": {"date": dt.date.today().isoformat(), "minutes": a.minutes, "model": a.model,
-                                   "settings": settings, "details": "bench/results/signal_run.json"}})
+    write_result(a.name, result)
+    if a.name == "signal_run":
+        update_summary({"verified_per_hour": result["verified_per_hour"],
+                        "correctness_signal_share": result["correctness_signal_share"],
+                        "ladder_run": {"date": dt.date.today().isoformat(), "minutes": a.minutes, "model": a.model,
+                                       "settings": settings, "details": "bench/results/signal_run.json"}})
     print(f"{result['steps']} steps in {result['wall_s'] / 60:.1f} min: {result['verified_trained']} verified completions "
           f"trained on ({result['verified_per_hour']}/h, anchor {ANCHOR['verified_per_hour']}/h), signal in "
           f"{result['signal_groups']}/{result['drawn_groups']} drawn groups ({result['correctness_signal_share']:.0%}, "
