@@ -83,9 +83,28 @@ def test_sigkill_mid_run_then_resume(tmp_path, problems_file, tiny_dir):
     done = sorted(int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("step-*") if p.name[5:].isdigit())
     last = done[-1]
     assert last >= 2
+    # the pool's solve counts in the newest whole checkpoint are exactly the rollouts of its steps
+    # (tiny solves nothing in screening, so screening added no attempts)
+    def pool_at(step: int) -> dict:
+        return json.loads((out / "checkpoints" / f"step-{step}" / "state.json").read_text())["pool"]["stats"]
+
+    def attempts_until(step: int) -> dict:
+        counts: dict = {}
+        for e in events_of(out, "rollout"):
+            if e["step"] <= step:
+                counts[e["variant"]] = counts.get(e["variant"], 0) + 1
+        return counts
+
+    assert {v: s["attempts"] for v, s in pool_at(last).items() if s["attempts"]} == attempts_until(last)
     assert cli_run(["train", "--resume", str(out), "--steps", str(last + 1)]) == 0
     steps = [e["step"] for e in events_of(out, "step")]
     assert steps[-1] == last + 1 and events_of(out, "run_started")[-1]["resumed_from"] == last
+    # the resumed run went on from those counts: step last + 1's rollouts were added to them
+    resumed = [e for e in events_of(out, "rollout") if e["step"] == last + 1][-2:]  # group_size 2, the resumed run's
+    expected = attempts_until(last)
+    for e in resumed:
+        expected[e["variant"]] = expected.get(e["variant"], 0) + 1
+    assert {v: s["attempts"] for v, s in pool_at(last + 1).items() if s["attempts"]} == expected
     base = AutoModelForCausalLM.from_pretrained(tiny_dir)
     PeftModel.from_pretrained(base, out / "checkpoints" / f"step-{last + 1}" / "adapter")
     assert not list((out / "checkpoints").glob("*.tmp"))
