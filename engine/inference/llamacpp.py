@@ -180,10 +180,9 @@ class LlamaCppBackend:
             t = time.perf_counter()
             outs = self._batched.generate(part, call)
             each = (time.perf_counter() - t) / (len(part) * n)
-            for group in outs:
-                samples = [Sample(c.text, len(c.token_ids), each, list(c.token_ids)) for c in group]
-                results.append([Sample(s.text, s.tokens, s.seconds, list(s.token_ids))
-                                for s in samples * params.n] if greedy else samples)
+            for group in outs:  # greedy: the one completion stands for all n, each with its own list
+                results.append([Sample(c.text, len(c.token_ids), each, list(c.token_ids))
+                                for c in (group * params.n if greedy else group)])
         return results
 
     def _one(

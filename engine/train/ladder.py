@@ -154,17 +154,18 @@ def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
 
     def on_chunk(result: dict[str, Any], done: int, total: int) -> None:
         solved = sum(s.greedy for s in result.values())
-        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{pool.promising()} promising variants"))
+        promising, known = pool.promising(), screener.known()
+        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{promising} promising variants"))
         sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, "
-                 f"{pool.promising()} promising in the pool")
-        trees = tree_reports(nodes, screener.known())
+                 f"{promising} promising in the pool")
+        trees = tree_reports(nodes, known)
         atomic_write_json(run.path / SCREEN_FILE, {
-            "seconds": round(screener.seconds, 2), "screened": len(screener.known()), "variants": total,
+            "seconds": round(screener.seconds, 2), "screened": len(known), "variants": total,
             "temperature": cfg.sample.temperature, "samples": cfg.variants.screen_samples,
             "trees": [{**dataclasses.asdict(r), "edge_share": round(r.edge_share, 4)} for r in trees]})
 
     def top_up() -> None:
-        if pool.promising() < cfg.variants.screen_reserve and screener.pending():
+        if screener.needed():
             sink.emit(Phase(phase="screen", detail="greedy answers to the next variants"))
             screener.top_up(on_chunk)
 

@@ -144,17 +144,19 @@ class Screener:
         return [n for n in self.order if self.pool.stats[n.id].greedy is None
                 and self.pool.stats[n.id].attempts < min_attempts]
 
+    def needed(self) -> bool:
+        """Whether to screen more: fewer than screen_reserve promising variants, and some left."""
+        return self.pool.promising() < self.cfg.variants.screen_reserve and bool(self.pending())
+
     def top_up(self, on_chunk: Callable[[dict[str, Screened], int, int], None] | None = None) -> int:
-        """Screen chunks until the pool holds screen_reserve promising variants or nothing is left
-        to screen; `on_chunk(screened, done, total)` after each. Returns how many were screened."""
+        """Screen chunks while `needed()`; `on_chunk(screened, done, total)` after each. Returns
+        how many were screened."""
         import time
 
         v = self.cfg.variants
         done = 0
-        while self.pool.promising() < v.screen_reserve:
+        while self.needed():
             todo = self.pending()
-            if not todo:
-                break
             part = todo[:max(v.screen_chunk, 1)]
             t = time.perf_counter()
             result = screen(part, self.sample_many, self.judge, self.cfg)
