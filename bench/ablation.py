@@ -37,6 +37,8 @@ session left an arm unfinished):
   bench/results/ablation-<date>.json and .png (bench/plot_ablation.py)
   bench/results/adapters/ladder/ the LADDER arm's final adapter as bf16 safetensors (<= 40 MB),
                                  replaced, not accumulated
+  bench/results/ablation-<date>/ each finished arm's record and evaluation reports: a driver started on
+                                 another machine (empty runs/) restores them and goes on with the rest
 With `--commit` each finished arm's files are committed at once (only those paths).
 
 Work folder `runs/ablation-<date>/` (give the same `--date` to resume):
@@ -95,7 +97,8 @@ KEEP_CHECKPOINTS = 2
 PYTHON = sys.executable
 BOOTSTRAP_ITERATIONS = 10000
 # Settings every arm and every session must share; --minutes may grow (an arm then trains on).
-FIXED = ("model", "seed", "samples", "temperature", "max_tokens", "group_size", "depth", "max_variants",
+FIXED = ("model", "seed", "samples", "temperature", "max_tokens", "group_size", "prompts_per_step", "depth",
+         "max_variants",
          "variant_source", "rollout_backend", "eval_sets", "eval_limit", "eval_backend", "ttrl_limit",
          "ttrl_minutes", "ttrl_steps", "curve_size", "max_steps")
 
@@ -646,6 +649,7 @@ class Ablation:
     def prepare(self) -> None:
         for d in (self.work, self.state, self.evals, self.work / "sets", self.work / "config"):
             d.mkdir(parents=True, exist_ok=True)
+        self.restore()
         self.check_settings()
         self.full_sets = {Path(n).stem: read_jsonl(self.set_file(n)) for n in self.set_names}
         self.sets = {s: spread(rows, self.args.eval_limit) for s, rows in self.full_sets.items()}
@@ -678,7 +682,8 @@ class Ablation:
         import tomli_w
 
         a = self.args
-        grpo: dict[str, Any] = {"group_size": a.group_size, "seed": a.seed, "eval_every": 0}
+        grpo: dict[str, Any] = {"group_size": a.group_size, "prompts_per_step": a.prompts_per_step, "seed": a.seed,
+                                "eval_every": 0}
         if a.rollout_backend:
             grpo["rollout_backend"] = a.rollout_backend
         variants: dict[str, Any] = {"depth": a.depth, "max_variants": a.max_variants}
@@ -695,6 +700,44 @@ class Ablation:
             out[name] = self.work / "config" / f"{name}.toml"
             atomic_write(out[name], tomli_w.dumps(table))
         return out
+
+    # -- across machines ------------------------------------------------------------------------
+    # runs/ lives on one machine; the arms of one ablation may finish on several. Each finished arm's
+    # record and evaluation reports are copied to bench/results/<name>/ and committed with the result,
+    # and a driver started on an empty work folder brings them back, so no finished arm is redone.
+
+    @property
+    def archive(self) -> Path:
+        return self.results / self.name
+
+    def archive_arm(self, arm: str) -> Path:
+        """Copy the finished arm's record, its reports and the shared settings into the archive."""
+        rec = json.loads((self.state / f"{arm}.json").read_text())
+        for src in (self.work / "settings.json", self.state / f"{arm}.json",
+                    *(self.work / p for p in rec["reports"].values())):
+            atomic_write(self.archive / src.relative_to(self.work), src.read_text())
+        return self.archive
+
+    def restore(self) -> None:
+        """Bring back the archived arms that this work folder lacks (local state always wins)."""
+        settings = self.archive / "settings.json"
+        if settings.exists() and not (self.work / "settings.json").exists():
+            atomic_write(self.work / "settings.json", settings.read_text())
+        for saved in sorted((self.archive / "state").glob("*.json")):
+            local = self.state / saved.name
+            if local.exists():
+                continue
+            rec = json.loads(saved.read_text())
+            for p in rec["reports"].values():
+                if not (self.work / p).exists():
+                    atomic_write(self.work / p, (self.archive / p).read_text())
+            exported = self.results / "adapters" / saved.stem
+            if rec.get("final_adapter") and not (self.work / rec["final_adapter"]).exists() and exported.exists():
+                # The exact final adapter stayed on the old machine; its committed bf16 copy stands in
+                # (TTRL starts from it).
+                copy_dir(exported, self.work / rec["final_adapter"])
+            atomic_write(local, saved.read_text())
+            log(f"{saved.stem}: finished on an earlier machine; restored from {_shown(self.archive)}")
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -970,7 +1013,7 @@ class Ablation:
     def commit(self, arm: str, extra: Sequence[Path] = ()) -> None:
         if not self.args.commit:
             return
-        paths = [self.results / f"{self.name}.json", self.results / f"{self.name}.png", *extra]
+        paths = [self.results / f"{self.name}.json", self.results / f"{self.name}.png", self.archive, *extra]
         if not all(p.resolve().is_relative_to(ROOT) for p in paths):
             log("  --commit: the results are outside the repository; not committing")
             return
@@ -1027,6 +1070,7 @@ class Ablation:
                 if info["exported"]:
                     extra.append(dest)
             path = self.write()
+            self.archive_arm(arm)
             log(f"{arm}: done; wrote {path}")
             self.commit(arm, extra)
             if STOP_REQUESTED:
@@ -1053,6 +1097,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "exact HF evaluation's verdict on 99.5 %% of 215 problems in a quarter of the time "
                         "(bench/results/adapter_eval.json); hf applies the adapter exactly")
     p.add_argument("--group-size", type=int, default=8)
+    p.add_argument("--prompts-per-step", type=int, default=2,
+                   help="prompts per GRPO step (2 x 8 gave 56 %% of groups with signal: bench/results/signal_run.json)")
     p.add_argument("--depth", type=int, default=2, help="variant tree depth")
     p.add_argument("--max-variants", type=int, default=60, help="variants per training problem's tree")
     p.add_argument("--variant-source", choices=["llm", "symbolic", "both"], default=None,

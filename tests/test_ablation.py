@@ -216,3 +216,40 @@ def test_git_commit_only_its_paths(ablation, tmp_path, monkeypatch):
     (results / "adapters" / "ladder" / "v.bin").write_text("v")
     assert ablation.git_commit([results / "adapters" / "ladder"], "adapter replaced")
     assert git("ls-files", "bench/results/adapters").split() == ["bench/results/adapters/ladder/v.bin"]
+
+
+def test_finished_arms_survive_a_new_machine(ablation, tmp_path):
+    """A finished arm's record and reports are archived under the results; a driver on an empty work
+    folder restores them (so the arm is not redone), the LADDER arm's final adapter comes back from its
+    exported copy, and local state is never overwritten by the archive."""
+    def make(work: str):
+        return ablation.Ablation(ablation.parse_args(["--date", "x", "--work", str(tmp_path / work),
+                                                      "--results", str(tmp_path / "results")]))
+
+    old = make("old")
+    for d in (old.state, old.evals):
+        d.mkdir(parents=True)
+    (old.work / "settings.json").write_text('{"model": "tiny"}')
+    report = {"n_problems": 1, "k": 0, "problems": [{"id": "u0", "greedy_ok": True}]}
+    (old.evals / "ladder@step-7.undergrad_test.json").write_text(json.dumps(report))
+    rec = {"status": "done", "reports": {"undergrad_test": "evals/ladder@step-7.undergrad_test.json"},
+           "final_step": 7, "final_adapter": "final/ladder-step-7", "budget_minutes": 60.0}
+    (old.state / "ladder.json").write_text(json.dumps(rec))
+    exported = tmp_path / "results" / "adapters" / "ladder"
+    exported.mkdir(parents=True)
+    (exported / "adapter_model.safetensors").write_text("weights")
+    archive = old.archive_arm("ladder")
+    assert archive == tmp_path / "results" / "ablation-x"
+
+    new = make("new")
+    new.state.mkdir(parents=True)
+    assert new.done("ladder") is None
+    new.restore()
+    assert new.done("ladder")["final_step"] == 7
+    assert json.loads((new.work / rec["reports"]["undergrad_test"]).read_text()) == report
+    assert (new.work / "final" / "ladder-step-7" / "adapter_model.safetensors").read_text() == "weights"
+    assert json.loads((new.work / "settings.json").read_text()) == {"model": "tiny"}
+
+    (new.state / "ladder.json").write_text(json.dumps({**rec, "final_step": 9}))
+    new.restore()
+    assert new.done("ladder")["final_step"] == 9  # the local record wins
