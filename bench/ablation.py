@@ -1036,6 +1036,7 @@ class Ablation:
         for arm in self.arms:
             if self.done(arm) is not None:
                 log(f"{arm}: done earlier")
+                self.archive_arm(arm)  # finished by a driver older than the archive
                 continue
             t0 = time.time()
             try:
