@@ -818,6 +818,10 @@ class Ablation:
         snapshots = progress.setdefault("snapshots", [])
 
         def on_poll(spent: float) -> None:
+            # The machine is shared: the load the arm trained under is part of its record.
+            load = progress.setdefault("load_1min", {"sum": 0.0, "n": 0})
+            load["sum"] += os.getloadavg()[0]
+            load["n"] += 1
             last = snapshots[-1]["spent_s"] if snapshots else 0.0
             cps = checkpoints(run_dir)
             if curve_s > 0 and cps and spent - last >= curve_s and spent < self.budget_s:
@@ -870,6 +874,7 @@ class Ablation:
             "status": "done", "reports": reports, "final_step": step, "final_adapter": str(final.relative_to(self.work)),
             "budget_minutes": self.args.minutes, "train_minutes": round(progress["spent_s"] / 60, 2),
             "sessions": len(progress.get("sessions", [])),
+            "load_1min_mean": round(load["sum"] / load["n"], 2) if (load := progress.get("load_1min")) and load["n"] else None,
             "training": training_record(run_dir, sessions),
             "curve_snapshots": curve,
             "overlap": overlap([n["integrand"] for n in tree], [r for rows in self.full_sets.values() for r in rows]),
