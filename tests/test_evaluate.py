@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import math
 import subprocess
 import sys
@@ -129,6 +130,8 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "eval" in proc.stderr and "greedy" in proc.stderr  # the progress bar, even with --json
+    # stderr is a pipe here, as in a nohup log: a plain line per batch, not only the bar's last state
+    assert re.search(r"^eval 3/3 greedy \d/3 \(\d+%\) \d+ s$", proc.stderr, re.M), proc.stderr
     report = json.loads(proc.stdout)
     assert set(report) >= {"greedy_accuracy", "pass@1", "pass@2", "problems", "tokens", "seconds",
                            "problems_per_minute"}
