@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,7 +131,7 @@ def test_ladder_eval_tiny_json(problems_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "eval" in proc.stderr and "greedy" in proc.stderr  # the progress bar, even with --json
     # stderr is a pipe here, as in a nohup log: a plain line per batch, not only the bar's last state
-    assert re.search(r"^eval 3/3 greedy \d/3 \(\d+%\) \d+ s$", proc.stderr, re.M), proc.stderr
+    assert re.search(r"^eval 3/3 greedy \d/3 \(\d+%\) \d+ s$", proc.stderr, re.MULTILINE), proc.stderr
     report = json.loads(proc.stdout)
     assert set(report) >= {"greedy_accuracy", "pass@1", "pass@2", "problems", "tokens", "seconds",
                            "problems_per_minute"}
