@@ -582,7 +582,7 @@ def export_adapter(src: Path, dest: Path, meta: dict[str, Any], limit_mb: float 
     atomic_write_json(tmp / "adapter_config.json", config)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     info = {**meta, "dtype": "bfloat16", "bytes": size, "sha256": digest, "tensors": len(tensors),
-            "use": f"ladder eval --model {meta.get('model')} --adapter {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest} "
+            "use": f"ladder eval --model {meta.get('model')} --adapter {_in_repo(dest)} "
                    "--problems FILE.jsonl"}
     atomic_write_json(tmp / "meta.json", info)
     old = dest.with_name(dest.name + ".old")
@@ -594,14 +594,35 @@ def export_adapter(src: Path, dest: Path, meta: dict[str, Any], limit_mb: float 
     return {"exported": True, "path": str(dest), "bytes": size, "sha256": digest}
 
 
-def git_commit(paths: Sequence[Path], message: str, tries: int = 30) -> bool:
-    """`git add` then `git commit -- PATHS` (only these paths, whatever else is staged), retried while
-    another process holds index.lock."""
-    rel = [str(p.relative_to(ROOT)) for p in paths if p.exists()]
+def repo_root(path: Path) -> Path | None:
+    """The git work tree holding `path`: the results may live in another checkout than the code."""
+    folder = path if path.is_dir() else path.parent
+    out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True, check=False)
+    return Path(out.stdout.strip()).resolve() if out.returncode == 0 else None
+
+
+def _in_repo(path: Path) -> Path:
+    """`path` relative to the work tree holding it (for commands printed in committed files)."""
+    repo = repo_root(path if path.exists() else path.parent)
+    return path.resolve().relative_to(repo) if repo and path.resolve().is_relative_to(repo) else path
+
+
+def code_version() -> str:
+    """The commit of the code this driver (and every engine it starts) runs, '+dirty' when engine/ or
+    bench/ differ from it: arms trained by different code are not one experiment."""
+    git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    head = git("rev-parse", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "engine", "bench/ablation.py") else "")
+
+
+def git_commit(paths: Sequence[Path], message: str, repo: Path = ROOT, tries: int = 30) -> bool:
+    """`git add` then `git commit -- PATHS` in `repo` (only these paths, whatever else is staged),
+    retried while another process holds index.lock."""
+    rel = [str(p.resolve().relative_to(repo)) for p in paths if p.exists()]
     for attempt in range(tries):
-        add = subprocess.run(["git", "add", "--", *rel], cwd=ROOT, capture_output=True, text=True, check=False)
+        add = subprocess.run(["git", "add", "--", *rel], cwd=repo, capture_output=True, text=True, check=False)
         if add.returncode == 0:
-            commit = subprocess.run(["git", "commit", "-m", message, "--", *rel], cwd=ROOT, capture_output=True, text=True,
+            commit = subprocess.run(["git", "commit", "-m", message, "--", *rel], cwd=repo, capture_output=True, text=True,
                                     check=False)
             said = commit.stdout + commit.stderr
             if commit.returncode == 0:
@@ -667,16 +688,21 @@ class Ablation:
     def check_settings(self) -> None:
         path = self.work / "settings.json"
         mine = {key: getattr(self.args, key) for key in FIXED}
-        mine["train_problems"] = str(Path(self.args.train_problems).resolve())
-        if path.exists():
-            old = json.loads(path.read_text())
-            changed = {key: (old.get(key), v) for key, v in mine.items() if old.get(key) != v}
-            if changed and not self.args.allow_changed_settings:
-                lines = "; ".join(f"{key}: {a!r} before, {b!r} now" for key, (a, b) in changed.items())
-                raise SystemExit(f"{self.work} was started with other settings ({lines}); every arm must share "
-                                 f"them. Use another --date, or --allow-changed-settings if you mean it.")
-        else:
-            atomic_write_json(path, mine)
+        mine["train_problems"] = str(Path(self.args.train_problems).relative_to(ROOT)
+                                     if Path(self.args.train_problems).resolve().is_relative_to(ROOT)
+                                     else Path(self.args.train_problems).resolve())
+        mine["code"] = code_version()
+        old = json.loads(path.read_text()) if path.exists() else {}
+        changed = {key: (old[key], v) for key, v in mine.items() if key in old and old[key] != v}
+        if changed and not self.args.allow_changed_settings:
+            lines = "; ".join(f"{key}: {a!r} before, {b!r} now" for key, (a, b) in changed.items())
+            hint = (f" Run this driver from a checkout of that commit (git worktree add ../ablation-code "
+                    f"{old['code'].split('+')[0]}) with --work {self.work} --results {self.results}."
+                    if "code" in changed else "")
+            raise SystemExit(f"{self.work} was started with other settings ({lines}); every arm must share them."
+                             f"{hint} Or use another --date, or --allow-changed-settings if you mean it.")
+        if any(key not in old for key in mine):  # a new file, or one written before a key existed
+            atomic_write_json(path, {**mine, **old})
 
     def write_configs(self) -> dict[str, Path]:
         import tomli_w
@@ -1019,15 +1045,16 @@ class Ablation:
         if not self.args.commit:
             return
         paths = [self.results / f"{self.name}.json", self.results / f"{self.name}.png", self.archive, *extra]
-        if not all(p.resolve().is_relative_to(ROOT) for p in paths):
-            log("  --commit: the results are outside the repository; not committing")
+        repo = repo_root(self.results)
+        if repo is None or not all(p.resolve().is_relative_to(repo) for p in paths):
+            log("  --commit: the results are not in a git work tree; not committing")
             return
         rec = json.loads((self.results / f"{self.name}.json").read_text())["arms"][arm]
         acc = rec.get("greedy_accuracy")
         msg = (f"Ablation {self.args.date}, arm {arm} finished ({self.args.model}, {self.args.minutes:g} min per arm): "
                f"greedy {acc:.1%} on {rec.get('n')} held-out problems; results JSON and plot rewritten"
                if acc is not None else f"Ablation {self.args.date}: arm {arm} finished")
-        git_commit(paths, msg)
+        git_commit(paths, msg, repo)
 
     # -- main loop ------------------------------------------------------------------------------
 

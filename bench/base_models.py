@@ -7,7 +7,7 @@ For each model and problem set this runs the CLI
 as a subprocess (not through engine imports, so it measures whatever `ladder` is installed) and
 keeps the full per-problem report in bench/results/base/<model>-<set>.json, next to a
 <model>-<set>.run.json with the command, wall time and exit status. A (model, set) whose report
-exists is skipped, so the script can be stopped and started again. At the end it writes
+exists with the same number of samples is skipped, so the script can be stopped and started again. At the end it writes
 bench/results/base_models.json: per model and set n, greedy accuracy with a Wilson 95 % interval,
 mean@4 (the average fraction of the 4 samples that verify; the report's pass@1) with a bootstrap
 interval, pass@4, greedy accuracy per difficulty and technique (undergrad set) or per year and
@@ -256,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         for problems in args.sets:
             for model in args.models:
                 out = args.out_dir / f"{model}-{Path(problems).stem}.json"
-                if load_report(out) is not None:
+                report = load_report(out)
+                if report is not None and report.get("k") == args.samples:
                     print(f"[{now()}] skip {model} on {problems}: {out} exists", flush=True)
-                    continue
+                    continue  # a report with fewer samples (greedy only) is redone
                 run_one(ladder, model, problems, out, args.samples, args.temperature, args.timeout, args.note)
                 summarise(args.out_dir, args.models, args.sets, args.summary)
     result = summarise(args.out_dir, args.models, args.sets, args.summary)

@@ -191,7 +191,7 @@ def test_bootstrap_mean_interval():
     assert bootstrap_mean_interval([]) == (0.0, 1.0)
 
 
-def test_git_commit_only_its_paths(ablation, tmp_path, monkeypatch):
+def test_git_commit_only_its_paths(ablation, tmp_path):
     import subprocess
 
     repo = tmp_path / "repo"
@@ -206,15 +206,15 @@ def test_git_commit_only_its_paths(ablation, tmp_path, monkeypatch):
     (results / "adapters" / "ladder").mkdir(parents=True)
     (results / "ablation-x.json").write_text("{}")
     (results / "adapters" / "ladder" / "w.bin").write_text("w")
-    monkeypatch.setattr(ablation, "ROOT", repo)
-    assert ablation.git_commit([results / "ablation-x.json", results / "adapters" / "ladder"], "arm finished")
+    assert ablation.repo_root(results) == repo.resolve()
+    assert ablation.git_commit([results / "ablation-x.json", results / "adapters" / "ladder"], "arm finished", repo)
     assert set(git("show", "--name-only", "--format=", "HEAD").split()) == {
         "bench/results/ablation-x.json", "bench/results/adapters/ladder/w.bin"}
     assert "other.txt" in git("diff", "--cached", "--name-only")
     # the adapter replaced: the old file's deletion is committed too
     (results / "adapters" / "ladder" / "w.bin").unlink()
     (results / "adapters" / "ladder" / "v.bin").write_text("v")
-    assert ablation.git_commit([results / "adapters" / "ladder"], "adapter replaced")
+    assert ablation.git_commit([results / "adapters" / "ladder"], "adapter replaced", repo)
     assert git("ls-files", "bench/results/adapters").split() == ["bench/results/adapters/ladder/v.bin"]
 
 
@@ -253,3 +253,23 @@ def test_finished_arms_survive_a_new_machine(ablation, tmp_path):
     (new.state / "ladder.json").write_text(json.dumps({**rec, "final_step": 9}))
     new.restore()
     assert new.done("ladder")["final_step"] == 9  # the local record wins
+
+
+def test_settings_pin_the_code(ablation, tmp_path, monkeypatch):
+    """Every arm must be trained by the same code: the first start records the commit, a settings file
+    from before that key adopts it, and a start from other code is refused with the worktree hint."""
+    make = lambda: ablation.Ablation(ablation.parse_args(["--date", "x", "--work", str(tmp_path / "work"),
+                                                          "--results", str(tmp_path / "results")]))
+    monkeypatch.setattr(ablation, "code_version", lambda: "abc123")
+    first = make()
+    first.work.mkdir(parents=True)
+    first.check_settings()
+    settings = json.loads((first.work / "settings.json").read_text())
+    assert settings["code"] == "abc123" and settings["train_problems"] == "engine/data/undergrad_train.jsonl"
+    del settings["code"]
+    (first.work / "settings.json").write_text(json.dumps(settings))
+    make().check_settings()  # written before the key existed: adopted, not a change
+    assert json.loads((first.work / "settings.json").read_text())["code"] == "abc123"
+    monkeypatch.setattr(ablation, "code_version", lambda: "def456+dirty")
+    with pytest.raises(SystemExit, match="git worktree add ../ablation-code abc123"):
+        make().check_settings()
