@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/plot_ablation.py bench/results/ablation-DATE.json [OUT.png]
 
-Four panels: final held-out greedy accuracy per arm and set with Wilson 95 % intervals (mean@K as
-a dot); greedy accuracy on the curve subset against training minutes; and, per GRPO step against
-training minutes, the mean reward and the share of verified answers (rolling means over 10 steps).
-Arms that are not finished are named in the first panel's legend with their status.
+Six panels. Top: final held-out greedy accuracy per arm and set with Wilson 95 % intervals (mean@K
+as a dot); greedy accuracy on the curve subset against training minutes; greedy accuracy per
+difficulty on the first set. Bottom, per GRPO step against training minutes, what the training
+learned from: the share of verified answers (rolling mean over 10 steps), the verified completions
+trained on, summed (its slope is the learning signal per hour), and the share of drawn groups that
+held a verified and a failed answer (rolling over 10 steps). Arms that are not finished are named in
+the first panel's legend with their status.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     arms: dict[str, Any] = result["arms"]
     k = result.get("settings", {}).get("samples", 4)
     sets = list(result["eval_set"]["sets"])
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    fig, axes = plt.subplots(2, 3, figsize=(18, 8.5))
     ax = axes[0][0]
     groups = ["all", *sets] if len(sets) > 1 else sets
     names = list(arms)
@@ -86,15 +89,58 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     if ax.lines:
         ax.legend(fontsize=8)
 
-    for ax, key, label in ((axes[1][0], "reward_mean", "mean reward per step"),
-                           (axes[1][1], "accuracy", "verified share of the step's answers")):
+    ax = axes[0][2]
+    first = sets[0]
+    done = [name for name, arm in arms.items() if arm.get("status") == "done" and arm["by_set"].get(first)]
+    levels = sorted({d for name in done for d in arms[name]["by_set"][first].get("by_difficulty", {})}, key=str)
+    width = 0.8 / max(1, len(done))
+    for j, name in enumerate(done):
+        table = arms[name]["by_set"][first].get("by_difficulty", {})
+        xs = [i + (j - (len(done) - 1) / 2) * width for i, d in enumerate(levels) if d in table]
+        cells = [table[d] for d in levels if d in table]
+        ys = [c["greedy_accuracy"] for c in cells]
+        err = [[y - c["greedy_interval"][0] for y, c in zip(ys, cells)], [c["greedy_interval"][1] - y for y, c in zip(ys, cells)]]
+        ax.bar(xs, ys, width, yerr=err, capsize=2, color=COLORS.get(name), alpha=0.85, label=name)
+    ax.set_xticks(range(len(levels)))
+    ax.set_xticklabels([f"{d}\n(n={arms[done[0]]['by_set'][first]['by_difficulty'][d]['n']})" for d in levels]
+                       if done else [])
+    ax.set_xlabel(f"difficulty ({first})")
+    ax.set_ylabel("greedy accuracy (Wilson 95 %)")
+    ax.set_title("held-out accuracy per difficulty")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3, axis="y")
+    if done:
+        ax.legend(fontsize=8)
+
+    def per_step(arm: dict[str, Any]) -> list[dict[str, Any]]:
+        return [p for p in (arm.get("training") or {}).get("per_step") or [] if p.get("minute") is not None]
+
+    def cumulative(points: list[dict[str, Any]]) -> list[float]:
+        total, out = 0.0, []
+        for p in points:
+            total += p.get("verified_trained") or 0
+            out.append(total)
+        return out
+
+    def signal_share(points: list[dict[str, Any]], window: int = 10) -> list[float | None]:
+        out: list[float | None] = []
+        for i in range(len(points)):
+            chunk = points[max(0, i - window + 1):i + 1]
+            drawn = sum(p.get("drawn") or 0 for p in chunk)
+            out.append(sum(p.get("signal_groups") or 0 for p in chunk) / drawn if drawn else None)
+        return out
+
+    panels = ((axes[1][0], lambda pts: _rolling([p.get("accuracy") for p in pts]),
+               "verified share of the step's answers (rolling mean of 10)"),
+              (axes[1][1], cumulative, "verified completions trained on, summed"),
+              (axes[1][2], signal_share, "drawn groups with a verified and a failed answer (rolling 10)"))
+    for ax, values, label in panels:
         for name, arm in arms.items():
-            steps = (arm.get("training") or {}).get("per_step") or []
-            pts = [(p["minute"], p.get(key)) for p in steps if p.get("minute") is not None]
+            pts = per_step(arm)
             if pts:
-                ax.plot([m for m, _ in pts], _rolling([v for _, v in pts]), color=COLORS.get(name), label=name)
+                ax.plot([p["minute"] for p in pts], values(pts), color=COLORS.get(name), label=name)
         ax.set_xlabel("training minutes")
-        ax.set_ylabel(f"{label} (rolling mean of 10)")
+        ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         if ax.lines:

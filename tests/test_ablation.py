@@ -273,3 +273,22 @@ def test_settings_pin_the_code(ablation, tmp_path, monkeypatch):
     monkeypatch.setattr(ablation, "code_version", lambda: "def456+dirty")
     with pytest.raises(SystemExit, match="git worktree add ../ablation-code abc123"):
         make().check_settings()
+
+
+def test_plot_draws_a_trained_arm_beside_unfinished_ones(ablation, tmp_path):
+    """The driver only logs a failed plot (a finished arm must keep its JSON), so a result shape the
+    plot cannot draw would silently leave no figure: draw the committed result with a trained arm
+    added (steps, curve, per-difficulty table) and the other arms unfinished."""
+    pytest.importorskip("matplotlib")
+    import copy
+
+    from plot_ablation import plot
+
+    result = json.loads((ROOT / "bench" / "results" / "ablation-2026-11-30.json").read_text())
+    arm = copy.deepcopy(result["arms"]["base"])
+    arm["training"] = {"per_step": [{"minute": 3.0 + i, "accuracy": 0.5, "verified_trained": 4, "signal_groups": 1,
+                                     "drawn": 2, "reward_mean": 0.5} for i in range(12)]}
+    arm["held_out_curve"] = [{"minute": 0.0, "greedy_accuracy": 0.2}, {"minute": 15.0, "greedy_accuracy": 0.25}]
+    result["arms"]["ladder"] = arm
+    out = plot(result, tmp_path / "ablation.png")
+    assert out.stat().st_size > 20_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
