@@ -108,3 +108,35 @@ def test_sigkill_mid_run_then_resume(tmp_path, problems_file, tiny_dir):
     base = AutoModelForCausalLM.from_pretrained(tiny_dir)
     PeftModel.from_pretrained(base, out / "checkpoints" / f"step-{last + 1}" / "adapter")
     assert not list((out / "checkpoints").glob("*.tmp"))
+
+
+def test_a_tree_nothing_was_solved_in_grows_and_its_growth_survives_resume(tmp_path, tiny_dir):
+    """tiny solves nothing, so once screening has been through the tree of x**3*log(x) it grows a
+    level of easier variants below its deepest one ([variants] grow_levels = 1), each a `variant`
+    event, reported in screen.json and kept in the checkpoint (not in tree.jsonl, which holds the
+    trees as built); the resumed run starts from them. `--no-variants` grows nothing."""
+    problems = tmp_path / "hard.jsonl"
+    problems.write_text('{"id": "h1", "integrand": "x**3*log(x)"}\n')
+    config = tmp_path / "grow.toml"
+    config.write_text(CONFIG.replace("max_variants = 3", "max_variants = 2\ndepth = 1\ngrow_levels = 1\n"
+                                     "grow_per_level = 3"))
+    out = tmp_path / "runs" / "g"
+    base = ["--model", "tiny", "--problems", str(problems), "--config", str(config), "--device", "cpu"]
+    assert cli_run(["train", *base, "--steps", "1", "--out", str(out)]) == 0
+    built = [json.loads(line) for line in (out / "tree.jsonl").read_text().splitlines()]
+    assert max(n["depth"] for n in built) == 1
+    grown = [v for v in events_of(out, "variant") if v["depth"] == 2]
+    assert 0 < len(grown) <= 3 and all(v["parent"] in {n["id"] for n in built if n["depth"] == 1} for v in grown)
+    report = json.loads((out / "screen.json").read_text())
+    assert report["grown"] == len(grown) and report["trees"][0]["grown"] == len(grown)
+    assert report["screened"] == len(built) + len(grown)  # the grown variants were screened too
+    pool = json.loads((out / "checkpoints" / "step-1" / "state.json").read_text())["pool"]
+    assert [g["id"] for g in pool["grown"]] == [v["id"] for v in grown]
+    assert all(pool["stats"][v["id"]]["greedy"] is False for v in grown)
+    assert cli_run(["train", "--resume", str(out), "--steps", "2"]) == 0
+    assert len([v for v in events_of(out, "variant") if v["depth"] == 2]) == len(grown)  # not grown again
+    assert [g["id"] for g in json.loads((out / "checkpoints" / "step-2" / "state.json").read_text())["pool"]["grown"]] \
+        == [v["id"] for v in grown]
+    plain = tmp_path / "runs" / "plain"
+    assert cli_run(["train", *base, "--steps", "1", "--out", str(plain), "--no-variants"]) == 0
+    assert json.loads((plain / "screen.json").read_text())["grown"] == 0

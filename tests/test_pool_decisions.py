@@ -35,7 +35,7 @@ def test_fresh_pool_state():
     assert pool.draws == 0 and len(pool) == 2 and pool.nodes["b"].depth == 2
     assert pool.stats == {"a": SolveStats(0, 0, -1), "b": SolveStats(0, 0, -1)}
     fresh = {"attempts": 0, "successes": 0, "last_draw": -1, "greedy": None}
-    assert pool.state_dict() == {"draws": 0, "stats": {"a": fresh, "b": fresh}}
+    assert pool.state_dict() == {"draws": 0, "stats": {"a": fresh, "b": fresh}, "grown": []}
     assert pool.rate("a") is None and pool.edge() == []
     with pytest.raises(LadderError, match="empty"):
         VariantPool([], VariantConfig())
@@ -164,11 +164,20 @@ def test_state_round_trip_restores_draws_and_stats():
     pool.sample(1, random.Random(0))
     pool.sample(1, random.Random(0))
     state = pool.state_dict()
-    assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2, "greedy": True}}}
+    assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2, "greedy": True}},
+                     "grown": []}
     other = pool_with(0, 0, pool_recency_window=3)
     other.load_state_dict({"draws": "2", "stats": state["stats"]})
     assert other.draws == 2 and isinstance(other.draws, int) and other.stats == pool.stats
     assert other.weight("v") == pool.weight("v")
+    # variants grown during training come back with their counts; the tree file does not hold them
+    grown = Node("v.g0", "v", 3, "easier", "symbolic", "x**2")
+    assert pool.add([grown, grown]) == [grown] and pool.add([grown]) == []
+    pool.record("v.g0", True)
+    again = pool_with(0, 0)
+    again.load_state_dict(pool.state_dict())
+    assert again.nodes["v.g0"] == grown and again.stats["v.g0"].successes == 1 and again.grown == [grown]
+    assert again.state_dict() == pool.state_dict()
     # a checkpoint written before screening existed has no "greedy": not screened
     old = pool_with(0, 0)
     old.load_state_dict({"draws": 0, "stats": {"v": {"attempts": 1, "successes": 0, "last_draw": -1}}})

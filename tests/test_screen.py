@@ -91,3 +91,77 @@ def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
     assert screener.top_up() == 2 and not screener.pending()
     assert screener.known()["a1"] == Screened(True, 0, 0) and screener.known()["b"] == Screened(False, 0, 0)
     assert screener.top_up() == 0  # nothing left to screen
+
+
+def test_grow_level_adds_easier_variants_below_the_leaves():
+    """One level of easier symbolic variants below the given leaves: ids continue below each parent,
+    depth + 1, leaves first, nothing already in the pool or equal to an evaluation problem."""
+    from engine.variants.symbolic import canonical, key
+    from engine.variants.tree import grow_level
+    from engine.verify.parse import parse_integrand
+
+    cfg = Config().variants
+    leaves = [Node("p.0.1", "p.0", 2, "easier", "symbolic", "x**3*log(x)"),
+              Node("p.1.0", "p.1", 2, "easier", "symbolic", "x*sinh(2*x)")]
+    grown = grow_level(leaves, taken=["x**3*log(x)", "x*sinh(2*x)", "log(x)"], cfg=cfg, n=6,
+                       exclude=["sinh(2*x)"])
+    assert 0 < len(grown) <= 6
+    assert {n.parent for n in grown} == {"p.0.1", "p.1.0"}  # the parents take turns
+    assert all(n.depth == 3 and n.kind == "easier" and n.source == "symbolic" for n in grown)
+    for parent in ("p.0.1", "p.1.0"):
+        ids = [n.id for n in grown if n.parent == parent]
+        assert ids == [f"{parent}.g{k}" for k in range(len(ids))]
+    assert {n.integrand for n in grown} >= {"x**3", "x**2*log(x)", "x*sinh(x)"}
+    keys = [key(canonical(parse_integrand(n.integrand))) for n in grown]
+    assert len(set(keys)) == len(keys)
+    assert key(canonical(parse_integrand("log(x)"))) not in keys  # taken by the pool
+    assert key(canonical(parse_integrand("sinh(2*x)"))) not in keys  # an evaluation problem
+    assert grow_level([Node("q", None, 0, "root", "user", "x**2")], [], cfg, 5) == []  # nothing easier
+
+
+def test_screener_grows_a_tree_in_which_nothing_was_solved():
+    """Tree a: a variant is solved, so it never grows. Tree b: every variant screened and none solved,
+    so it grows a level below its deepest variants, which are screened next; it stops growing at
+    [variants] grow_levels below the tree's depth, and a growth that yields nothing is not retried."""
+    from engine.train.pool import VariantPool
+    from engine.train.screen import Screener
+
+    cfg = Config()
+    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = 8, 99, 0
+    cfg.variants.depth, cfg.variants.grow_levels = 1, 2
+    nodes = [Node("a", None, 0, "root", "user", "x*exp(x)"), Node("a1", "a", 1, "easier", "symbolic", "exp(x)"),
+             Node("b", None, 0, "root", "user", "sin(x)**7"), Node("b1", "b", 1, "easier", "symbolic", "sin(x)**5")]
+    pool = VariantPool(nodes, cfg.variants)
+    asked: list[list[str]] = []
+
+    def grow(leaves):
+        asked.append([n.id for n in leaves])
+        if leaves[0].depth >= 2:
+            return []  # pretend nothing easier exists below level 2 ... checked below
+        return [Node(f"{n.id}.g0", n.id, n.depth + 1, "easier", "symbolic", f"sin(x)**{n.depth + 2}") for n in leaves]
+
+    def sample_many(rows, n, temperature, max_tokens):
+        return [[RIGHT.get(r["integrand"], "0")] for r in rows]
+
+    def judge(items):
+        return [RIGHT.get(integrand) == text for integrand, text in items]
+
+    screener = Screener(pool, sample_many, judge, cfg, grow=grow)
+    grown_events: list[list[str]] = []
+    screener.top_up(on_grow=lambda new: grown_events.append([n.id for n in new]))
+    assert asked[0] == ["b1"] and grown_events[0] == ["b1.g0"]  # tree a had exp(x) solved
+    assert pool.nodes["b1.g0"].depth == 2 and pool.stats["b1.g0"].greedy is False  # screened after growing
+    assert asked == [["b1"], ["b1.g0"]] and "b" in screener.barren  # the second growth gave nothing
+    assert screener.top_up() == 0 and len(asked) == 2  # not retried
+    # a tree already grown to depth + grow_levels does not ask again
+    cfg2 = Config()
+    cfg2.variants.depth, cfg2.variants.grow_levels, cfg2.variants.screen_samples = 1, 1, 0
+    pool2 = VariantPool(nodes[2:], cfg2.variants)
+    asked.clear()
+    Screener(pool2, sample_many, judge, cfg2, grow=grow).top_up()
+    assert asked == [["b1"]] and "b1.g0" in pool2.nodes
+    # without a grow function (RL without variants) nothing grows
+    pool3 = VariantPool(nodes[2:], cfg2.variants)
+    plain = Screener(pool3, sample_many, judge, cfg2)
+    plain.top_up()
+    assert len(pool3) == 2 and "b" in plain.unsolved_trees()  # unsolved, but nothing to grow it with

@@ -105,6 +105,11 @@ class VariantConfig:
     screen_samples: int = 2
     screen_chunk: int = 64
     screen_max_tokens: int = 48
+    # A tree in which screening verified nothing grows a level of easier symbolic variants below
+    # its deepest ones (the paper recurses until the model solves something), at most grow_levels
+    # levels below [variants] depth, grow_per_level variants a level; 0 = never
+    grow_levels: int = 2
+    grow_per_level: int = 12
 
 
 @dataclass

@@ -79,7 +79,9 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         draw_rng.setstate(_rng_from_json(extra["draw_rng"]))
     sink.emit(RunStarted(kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
               device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step))
-    top_up = screening(run, pool, trainer, cfg, sink) if cfg.variants.screen else None
+    # Trees grow only in LADDER runs: `--no-variants` trains on the problems themselves.
+    exclude = [p.integrand for p in eval_problems] if plan.variants else None
+    top_up = screening(run, pool, trainer, cfg, sink, grow_excluding=exclude) if cfg.variants.screen else None
 
     saved = step  # the step of the newest checkpoint on disk
 
@@ -134,40 +136,60 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
     return result
 
 
-def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
-              sink: EventSink) -> Callable[[], None]:
+def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config, sink: EventSink,
+              grow_excluding: list[str] | None = None) -> Callable[[], None]:
     """The function run before every step: screen more of the pool while it holds too few
     promising variants (engine/train/screen.py), with phase events, a log line per chunk and the
-    per-tree report rewritten to screen.json. The pool's checkpointed stats say what was screened,
-    so a resumed run goes on where the checkpoint was (and screens again what came after it, with
-    the same RNG, hence the same answers)."""
+    per-tree report rewritten to screen.json; with `grow_excluding` (the evaluation problems to
+    keep out) a tree nothing was solved in grows a level of easier variants, each a `variant`
+    event. The pool's checkpoint holds the screening counts and the grown variants, so a resumed
+    run goes on where the checkpoint was (and screens and grows again what came after it, with
+    the same RNG and seeds, hence the same answers)."""
     import dataclasses
 
+    from engine.runs.events import VariantAdded
     from engine.runs.files import atomic_write_json
     from engine.train.screen import Screener, tree_reports
+    from engine.variants.nodes import Node
+    from engine.variants.tree import grow_level
 
     def judge(items: list[tuple[str, str]]) -> list[bool]:
         return [r.ok for r in trainer.reward_fn(items)]
 
-    screener = Screener(pool, trainer.sample_many, judge, cfg)
-    nodes = list(pool.nodes.values())
+    def grow(leaves: list[Node]) -> list[Node]:
+        return grow_level(leaves, [n.integrand for n in pool.nodes.values()], cfg.variants,
+                          cfg.variants.grow_per_level, grow_excluding or (), seed=cfg.grpo.seed)
+
+    can_grow = grow_excluding is not None and cfg.variants.grow_levels > 0
+    screener = Screener(pool, trainer.sample_many, judge, cfg, grow=grow if can_grow else None)
+
+    def report() -> None:
+        known = screener.known()
+        trees = tree_reports(list(pool.nodes.values()), known, {n.id for n in pool.grown})
+        atomic_write_json(run.path / SCREEN_FILE, {
+            "seconds": round(screener.seconds, 2), "screened": len(known), "variants": len(pool),
+            "grown": len(pool.grown), "temperature": cfg.sample.temperature, "samples": cfg.variants.screen_samples,
+            "trees": [{**dataclasses.asdict(r), "edge_share": round(r.edge_share, 4)} for r in trees]})
 
     def on_chunk(result: dict[str, Any], done: int, total: int) -> None:
         solved = sum(s.greedy for s in result.values())
-        promising, known = pool.promising(), screener.known()
+        promising = pool.promising()
         sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{promising} promising variants"))
         sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, "
                  f"{promising} promising in the pool")
-        trees = tree_reports(nodes, known)
-        atomic_write_json(run.path / SCREEN_FILE, {
-            "seconds": round(screener.seconds, 2), "screened": len(known), "variants": total,
-            "temperature": cfg.sample.temperature, "samples": cfg.variants.screen_samples,
-            "trees": [{**dataclasses.asdict(r), "edge_share": round(r.edge_share, 4)} for r in trees]})
+        report()
+
+    def on_grow(nodes: list[Node]) -> None:
+        for n in nodes:
+            sink.emit(VariantAdded(**n.event_fields()))
+        parents = sorted({n.parent for n in nodes})
+        sink.log(f"grew {len(nodes)} easier variants below {len(parents)} variants of trees in which nothing "
+                 f"was solved")
+        report()
 
     def top_up() -> None:
-        if screener.needed():
-            sink.emit(Phase(phase="screen", detail="greedy answers to the next variants"))
-            screener.top_up(on_chunk)
+        screener.top_up(on_chunk, on_grow,
+                        on_start=lambda: sink.emit(Phase(phase="screen", detail="greedy answers to the next variants")))
 
     return top_up
 

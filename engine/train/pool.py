@@ -64,11 +64,23 @@ class VariantPool:
         if not self.nodes:
             raise LadderError("the variant pool is empty")
         self.stats: dict[str, SolveStats] = {i: SolveStats() for i in self.nodes}
+        self.grown: list[Node] = []  # added during training (Screener.grow), kept in checkpoints
         self.draws = 0
         self.screening = False  # set by engine.train.screen.Screener: variants not screened yet wait
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def add(self, nodes: Iterable[Node]) -> list[Node]:
+        """Add variants grown during training; returns those that were new (by id)."""
+        new = []
+        for n in nodes:
+            if n.id not in self.nodes:
+                self.nodes[n.id] = n
+                self.stats.setdefault(n.id, SolveStats())
+                self.grown.append(n)
+                new.append(n)
+        return new
 
     def record(self, variant_id: str, ok: bool) -> None:
         """Count one verified (ok) or failed completion of `variant_id`."""
@@ -130,9 +142,11 @@ class VariantPool:
         return [i for i, s in self.stats.items() if 0 < s.successes < s.attempts]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"draws": self.draws, "stats": {i: dataclasses.asdict(s) for i, s in self.stats.items()}}
+        return {"draws": self.draws, "stats": {i: dataclasses.asdict(s) for i, s in self.stats.items()},
+                "grown": [n.to_dict() for n in self.grown]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.add(Node.from_dict(row) for row in state.get("grown", []))
         self.draws = int(state["draws"])
         for i, s in state["stats"].items():
             self.stats[i] = SolveStats(**s)

@@ -10,8 +10,10 @@ engine/inference/batched.py), and verifies them. The pool (engine/train/pool.py)
 least once are drawn first, those never solved rarely, and every rollout refines the rates.
 
 The per-tree report says whether each training problem's tree reaches integrals the model does
-solve (the paper recurses until it does) and what share of its variants sit at the edge, solved
-sometimes but not always.
+solve and what share of its variants sit at the edge, solved sometimes but not always. The paper
+recurses until the model solves something; so does the Screener: a tree in which every variant was
+screened and none was ever verified grows one more level of easier variants below its deepest ones
+(engine.variants.tree.grow_level), up to [variants] grow_levels levels below the tree's depth.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from engine.variants.nodes import Node
 SampleFn = Callable[[list[dict[str, Any]], int, float, int], list[list[str]]]
 # (integrand, completion) pairs -> verified or not, in order
 JudgeFn = Callable[[list[tuple[str, str]]], list[bool]]
+# the deepest variants of a tree nothing in which was solved -> easier variants one level below
+GrowFn = Callable[[list[Node]], list[Node]]
 
 
 @dataclass
@@ -55,6 +59,7 @@ class TreeReport:
     variants: int
     solvable: int  # solved at least once (greedy or a sample)
     edge: int  # solved by some tries and not by others
+    grown: int = 0  # variants added during training because nothing in the tree was solved
 
     @property
     def edge_share(self) -> float:
@@ -101,8 +106,9 @@ def roots(nodes: Sequence[Node]) -> dict[str, str]:
     return {n.id: root_of(n.id) for n in nodes}
 
 
-def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened]) -> list[TreeReport]:
-    """One report per tree (root node), over its screened variants (the root included)."""
+def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened], grown: set[str] = frozenset()) -> list[TreeReport]:
+    """One report per tree (root node), over its screened variants (the root included); `grown`:
+    the ids of variants added during training."""
     by_id = {n.id: n for n in nodes}
     root = roots(nodes)
     reports: dict[str, TreeReport] = {}
@@ -114,6 +120,7 @@ def tree_reports(nodes: Sequence[Node], screened: dict[str, Screened]) -> list[T
         r.variants += 1
         r.solvable += s.successes > 0
         r.edge += 0 < s.successes < s.tries
+        r.grown += n.id in grown
     return list(reports.values())
 
 
@@ -128,15 +135,23 @@ class Screener:
     trees, the easier, deeper variants of each first). While screening is on, the pool draws the
     variants not screened yet only rarely (engine/train/pool.py)."""
 
-    def __init__(self, pool: Any, sample_many: SampleFn, judge: JudgeFn, cfg: Config):
-        self.pool, self.sample_many, self.judge, self.cfg = pool, sample_many, judge, cfg
+    def __init__(self, pool: Any, sample_many: SampleFn, judge: JudgeFn, cfg: Config, grow: GrowFn | None = None):
+        self.pool, self.sample_many, self.judge, self.cfg, self.grow_fn = pool, sample_many, judge, cfg, grow
         pool.screening = True
-        by_tree: dict[str, list[Node]] = {}
-        for i, root in roots(list(pool.nodes.values())).items():
-            by_tree.setdefault(root, []).append(pool.nodes[i])
-        queues = [sorted(q, key=lambda n: -n.depth) for q in by_tree.values()]
-        self.order = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
+        self.barren: set[str] = set()  # trees whose deepest variants had nothing easier to give
         self.seconds = 0.0
+        self._order()
+
+    def trees(self) -> dict[str, list[Node]]:
+        """The pool's variants by tree (root id)."""
+        by_tree: dict[str, list[Node]] = {}
+        for i, root in roots(list(self.pool.nodes.values())).items():
+            by_tree.setdefault(root, []).append(self.pool.nodes[i])
+        return by_tree
+
+    def _order(self) -> None:
+        queues = [sorted(q, key=lambda n: -n.depth) for q in self.trees().values()]
+        self.order = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
 
     def pending(self) -> list[Node]:
         """Variants neither screened nor tried enough by rollouts, in screening order."""
@@ -148,14 +163,55 @@ class Screener:
         """Whether to screen more: fewer than screen_reserve promising variants, and some left."""
         return self.pool.promising() < self.cfg.variants.screen_reserve and bool(self.pending())
 
-    def top_up(self, on_chunk: Callable[[dict[str, Screened], int, int], None] | None = None) -> int:
-        """Screen chunks while `needed()`; `on_chunk(screened, done, total)` after each. Returns
-        how many were screened."""
+    def unsolved_trees(self) -> dict[str, list[Node]]:
+        """The deepest variants of each tree that may still grow: every variant screened (or tried
+        enough by rollouts), none ever verified, and fewer than [variants] grow_levels levels
+        grown below the tree's depth."""
+        v = self.cfg.variants
+        out: dict[str, list[Node]] = {}
+        for root, nodes in self.trees().items():
+            stats = [self.pool.stats[n.id] for n in nodes]
+            if root in self.barren or any(s.greedy or s.successes for s in stats):
+                continue
+            if any(s.greedy is None and s.attempts < v.pool_min_attempts for s in stats):
+                continue  # not screened through yet
+            deepest = max(n.depth for n in nodes)
+            if deepest < v.depth + v.grow_levels:
+                out[root] = [n for n in nodes if n.depth == deepest]
+        return out
+
+    def grow(self) -> list[Node]:
+        """Grow every unsolved tree by one level; returns the variants added to the pool."""
+        if self.grow_fn is None:
+            return []
+        added: list[Node] = []
+        for root, leaves in self.unsolved_trees().items():
+            new = self.pool.add(self.grow_fn(leaves))
+            if not new:
+                self.barren.add(root)
+            added += new
+        if added:
+            self._order()
+        return added
+
+    def top_up(self, on_chunk: Callable[[dict[str, Screened], int, int], None] | None = None,
+               on_grow: Callable[[list[Node]], None] | None = None,
+               on_start: Callable[[], None] | None = None) -> int:
+        """Grow the trees nothing was solved in, and screen chunks while `needed()`;
+        `on_grow(variants)` after a growth, `on_start()` before the first chunk and
+        `on_chunk(screened, done, total)` after each. Returns how many were screened."""
         import time
 
         v = self.cfg.variants
         done = 0
-        while self.needed():
+        while True:
+            grown = self.grow()
+            if grown and on_grow is not None:
+                on_grow(grown)
+            if not self.needed():
+                break
+            if done == 0 and on_start is not None:
+                on_start()
             todo = self.pending()
             part = todo[:max(v.screen_chunk, 1)]
             t = time.perf_counter()

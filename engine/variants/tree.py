@@ -252,3 +252,45 @@ def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
     from engine.runs.files import atomic_write
 
     atomic_write(Path(path), "".join(json.dumps(n.to_dict(), ensure_ascii=False) + "\n" for n in nodes))
+
+
+def grow_level(parents: Sequence[Node], taken: Iterable[str], cfg: VariantConfig, n: int,
+               exclude: Iterable[str] = (), seed: int = 0) -> list[Node]:
+    """Up to `n` easier symbolic variants one level below `parents`, the parents taking turns.
+
+    The paper recurses until the model solves something: training calls this for the deepest
+    variants of a tree in which screening verified no answer at all (engine/train/screen.py).
+    Leaves first (x**2, sin(x), ...), since they are what a model that solved nothing in the tree
+    is likeliest to solve. New integrands are checked against `taken` (the pool's) and `exclude`
+    (evaluation problems) like any tree's. Ids are `<parent>.g<k>`: the parents are leaves."""
+    rng = random.Random(seed)
+    registry = Registry(cfg, exclude)
+    for text in taken:
+        try:
+            registry.add(symbolic.canonical(parse_integrand(text), cfg.max_exponent))
+        except (ParseError, symbolic.TooBig):
+            continue
+    queues: dict[str, list[symbolic.Candidate]] = {}
+    for parent in parents:
+        expr = parse_root(parent.integrand, cfg)
+        x = symbolic.the_x(expr)
+        if symbolic.is_trivial(expr, x):
+            continue  # nothing easier below x**2 or sin(x)
+        easier = [c for c in symbolic.candidates(expr, x, cfg.max_nodes, cfg.max_exponent) if c.kind == "easier"]
+        queues[parent.id] = symbolic.pick(easier, len(easier), 1.0, rng, leaf_first=True)
+    made: list[Node] = []
+    children = {p.id: 0 for p in parents}
+    while len(made) < n and any(queues.values()):
+        for parent in parents:
+            queue = queues.get(parent.id)
+            if len(made) >= n or not queue:
+                continue
+            cand = queue.pop(0)
+            outcome, expr = registry.screen(cand.expr)
+            if outcome != "accepted" or not round_trips(expr, cfg.max_exponent) or not registry.add(expr):
+                continue
+            made.append(Node(f"{parent.id}.g{children[parent.id]}", parent.id, parent.depth + 1, "easier",
+                             "symbolic", integrand_text(expr), via=cand.op))
+            children[parent.id] += 1
+    return made
+
