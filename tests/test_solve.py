@@ -66,6 +66,32 @@ def test_bad_input_is_a_one_line_error(argv):
         run(argv + ["--model", "tiny"])
 
 
+def test_a_file_system_failure_is_a_one_line_error_and_leaves_whole_events(tmp_path):
+    """A disk that fills up mid-run (here a real per-process file-size limit, so the kernel refuses
+    the write as a full disk would) or a run folder that cannot be made: exit 1 with one line, no
+    traceback, and the events written before the failure read back whole."""
+    import resource
+    import signal
+
+    from engine.runs.events import read_events
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+
+    out = tmp_path / "solve"
+    argv = [sys.executable, "-m", "engine.commands", "solve", "x", "--model", "tiny", "-k", "2", "--max-tokens", "8"]
+    proc = subprocess.run([*argv, "--out", str(out)], capture_output=True, text=True, preexec_fn=small_disk, timeout=300,
+                          check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "ladder: error: File too large"
+    assert (out / "events.jsonl").stat().st_size == 600  # the last line is torn ...
+    events = list(read_events(out / "events.jsonl"))  # ... and skipped: only whole events come back
+    assert events and events[0]["type"] == "run_started" and all(e["run"] == "solve" for e in events)
+    proc = subprocess.run([*argv, "--out", "/proc/no/such/run"], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == "ladder: error: No such file or directory (/proc/no)"
+
+
 def test_bad_integrand_exit_code_and_no_traceback():
     code = "import sys; from engine.commands import main; main(sys.argv[1:])"
     proc = subprocess.run([sys.executable, "-c", code, "solve", "x**("], capture_output=True, text=True)

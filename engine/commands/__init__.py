@@ -56,7 +56,8 @@ def run(argv: Sequence[str], engine_mode: bool = False, parser: argparse.Argumen
 
 
 def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None) -> None:
-    """Console entry point: one-line errors and exit code 2 for anything the user can fix."""
+    """Console entry point: one-line errors, exit code 2 for anything the user can fix and 1 for a
+    file-system failure (the run failed; its last checkpoint is whole, so --resume goes on)."""
     try:
         code = run(sys.argv[1:] if argv is None else argv, parser=parser)
     except LadderError as e:
@@ -67,4 +68,8 @@ def main(argv: Sequence[str] | None = None, parser: argparse.ArgumentParser | No
         code = 130
     except BrokenPipeError:
         code = 0
+    except OSError as e:  # (after its subclass BrokenPipeError) a full disk, a folder that cannot be made
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"ladder: error: {e.strerror or e}{where}", file=sys.stderr)
+        code = 1
     sys.exit(code)

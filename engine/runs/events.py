@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -254,14 +254,16 @@ class EventSink:
 
     @contextmanager
     def running(self) -> Iterator[EventSink]:
-        """The body of a run: a LadderError raised inside becomes `error` and `run_finished`
-        events (so a watcher learns why the run ended) before it propagates; the file is closed
-        at the end either way."""
+        """The body of a run: a LadderError or OSError (a full disk, a folder that went away)
+        raised inside becomes `error` and `run_finished` events where they can still be written
+        (so a watcher learns why the run ended) before it propagates; the file is closed at the
+        end either way."""
         try:
             yield self
-        except LadderError as e:
-            self.emit(Error(message=str(e)))
-            self.emit(RunFinished(status="error"))
+        except (LadderError, OSError) as e:
+            with suppress(OSError):  # a full disk may be what failed: the error still propagates
+                self.emit(Error(message=str(e)))
+                self.emit(RunFinished(status="error"))
             raise
         finally:
             self.close()
