@@ -97,14 +97,14 @@ def test_grow_level_adds_easier_variants_below_the_leaves():
     """One level of easier symbolic variants below the given leaves: ids continue below each parent,
     depth + 1, leaves first, nothing already in the pool or equal to an evaluation problem."""
     from engine.variants.symbolic import canonical, key
-    from engine.variants.tree import grow_level
+    from engine.variants.tree import grow_level, registry_of
     from engine.verify.parse import parse_integrand
 
     cfg = Config().variants
     leaves = [Node("p.0.1", "p.0", 2, "easier", "symbolic", "x**3*log(x)"),
               Node("p.1.0", "p.1", 2, "easier", "symbolic", "x*sinh(2*x)")]
-    grown = grow_level(leaves, taken=["x**3*log(x)", "x*sinh(2*x)", "log(x)"], cfg=cfg, n=6,
-                       exclude=["sinh(2*x)"])
+    registry = registry_of(["x**3*log(x)", "x*sinh(2*x)", "log(x)"], cfg, exclude=["sinh(2*x)"])
+    grown = grow_level(leaves, registry, cfg=cfg, n=6)
     assert 0 < len(grown) <= 6
     assert {n.parent for n in grown} == {"p.0.1", "p.1.0"}  # the parents take turns
     assert all(n.depth == 3 and n.kind == "easier" and n.source == "symbolic" for n in grown)
@@ -116,7 +116,8 @@ def test_grow_level_adds_easier_variants_below_the_leaves():
     assert len(set(keys)) == len(keys)
     assert key(canonical(parse_integrand("log(x)"))) not in keys  # taken by the pool
     assert key(canonical(parse_integrand("sinh(2*x)"))) not in keys  # an evaluation problem
-    assert grow_level([Node("q", None, 0, "root", "user", "x**2")], [], cfg, 5) == []  # nothing easier
+    assert all(registry.screen(canonical(parse_integrand(n.integrand)))[0] == "duplicate" for n in grown)  # added
+    assert grow_level([Node("q", None, 0, "root", "user", "x**2")], registry_of([], cfg), cfg, 5) == []  # nothing easier
 
 
 def test_screener_grows_a_tree_in_which_nothing_was_solved():

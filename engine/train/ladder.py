@@ -150,15 +150,20 @@ def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
     from engine.runs.events import VariantAdded
     from engine.runs.files import atomic_write_json
     from engine.train.screen import Screener, tree_reports
+    from engine.variants.filters import Registry
     from engine.variants.nodes import Node
-    from engine.variants.tree import grow_level
+    from engine.variants.tree import grow_level, registry_of
 
     def judge(items: list[tuple[str, str]]) -> list[bool]:
         return [r.ok for r in trainer.reward_fn(items)]
 
+    registry: Registry | None = None  # the pool's integrands and the evaluation problems, parsed once
+
     def grow(leaves: list[Node]) -> list[Node]:
-        return grow_level(leaves, [n.integrand for n in pool.nodes.values()], cfg.variants,
-                          cfg.variants.grow_per_level, grow_excluding or (), seed=cfg.grpo.seed)
+        nonlocal registry
+        if registry is None:  # at the first growth: most runs never grow
+            registry = registry_of([n.integrand for n in pool.nodes.values()], cfg.variants, grow_excluding or ())
+        return grow_level(leaves, registry, cfg.variants, cfg.variants.grow_per_level, seed=cfg.grpo.seed)
 
     can_grow = grow_excluding is not None and cfg.variants.grow_levels > 0
     screener = Screener(pool, trainer.sample_many, judge, cfg, grow=grow if can_grow else None)

@@ -254,22 +254,27 @@ def write_tree_jsonl(path: str | Path, nodes: Sequence[Node]) -> None:
     atomic_write(Path(path), "".join(json.dumps(n.to_dict(), ensure_ascii=False) + "\n" for n in nodes))
 
 
-def grow_level(parents: Sequence[Node], taken: Iterable[str], cfg: VariantConfig, n: int,
-               exclude: Iterable[str] = (), seed: int = 0) -> list[Node]:
+def registry_of(integrands: Iterable[str], cfg: VariantConfig, exclude: Iterable[str] = ()) -> Registry:
+    """A Registry holding `integrands` (a pool's) and keeping `exclude` (evaluation problems) out."""
+    registry = Registry(cfg, exclude)
+    for text in integrands:
+        try:
+            registry.add(symbolic.canonical(parse_integrand(text), cfg.max_exponent))
+        except (ParseError, symbolic.TooBig):
+            continue
+    return registry
+
+
+def grow_level(parents: Sequence[Node], registry: Registry, cfg: VariantConfig, n: int, seed: int = 0) -> list[Node]:
     """Up to `n` easier symbolic variants one level below `parents`, the parents taking turns.
 
     The paper recurses until the model solves something: training calls this for the deepest
     variants of a tree in which screening verified no answer at all (engine/train/screen.py).
     Leaves first (x**2, sin(x), ...), since they are what a model that solved nothing in the tree
-    is likeliest to solve. New integrands are checked against `taken` (the pool's) and `exclude`
-    (evaluation problems) like any tree's. Ids are `<parent>.g<k>`: the parents are leaves."""
+    is likeliest to solve. New integrands are checked against `registry` (`registry_of` the pool
+    and the evaluation problems) like any tree's, and added to it. Ids are `<parent>.g<k>`: the
+    parents are leaves."""
     rng = random.Random(seed)
-    registry = Registry(cfg, exclude)
-    for text in taken:
-        try:
-            registry.add(symbolic.canonical(parse_integrand(text), cfg.max_exponent))
-        except (ParseError, symbolic.TooBig):
-            continue
     queues: dict[str, list[symbolic.Candidate]] = {}
     for parent in parents:
         expr = parse_root(parent.integrand, cfg)
