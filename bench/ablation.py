@@ -609,7 +609,7 @@ def _in_repo(path: Path) -> Path:
 
 def code_version() -> str:
     """The commit of the code this driver (and every engine it starts) runs, '+dirty' when engine/ or
-    bench/ differ from it: arms trained by different code are not one experiment."""
+    bench/ablation.py differ from it: arms trained by different code are not one experiment."""
     git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
     head = git("rev-parse", "HEAD") or "unknown"
     return head + ("+dirty" if git("status", "--porcelain", "--", "engine", "bench/ablation.py") else "")
@@ -688,9 +688,7 @@ class Ablation:
     def check_settings(self) -> None:
         path = self.work / "settings.json"
         mine = {key: getattr(self.args, key) for key in FIXED}
-        mine["train_problems"] = str(Path(self.args.train_problems).relative_to(ROOT)
-                                     if Path(self.args.train_problems).resolve().is_relative_to(ROOT)
-                                     else Path(self.args.train_problems).resolve())
+        mine["train_problems"] = _shown(Path(self.args.train_problems))
         mine["code"] = code_version()
         old = json.loads(path.read_text()) if path.exists() else {}
         changed = {key: (old[key], v) for key, v in mine.items() if key in old and old[key] != v}

@@ -15,7 +15,6 @@ format   answer only (the engine's solve prompt, 128 tokens) against a short wri
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from common import ROOT, machine_info, update_summary, write_result
@@ -24,6 +23,7 @@ from engine.evaluation.stats import mcnemar, wilson_interval
 from engine.inference import prompts
 from engine.inference.base import GenerationParams
 from engine.inference.models import load_backend
+from engine.problems import load_problems
 from engine.verify.answer import extract
 from engine.verify.verifier import verify_many
 
@@ -76,8 +76,7 @@ def derivation_chat(integrand: str) -> list[dict[str, str]]:
 
 def format_study(models: list[str], every: int) -> dict:
     """Answer only vs short derivation, per model, on the same problems."""
-    rows = [json.loads(line) for line in (ROOT / "engine" / "data" / "undergrad_test.jsonl").read_text().splitlines()]
-    problems = [r for r in rows[::every] if r.get("lower") is None]
+    problems = [p for p in load_problems(ROOT / "engine" / "data" / "undergrad_test.jsonl")[::every] if p.lower is None]
     out: dict = {"problems": len(problems), "subset": f"every {every}th indefinite problem of undergrad_test",
                  "decoding": "greedy, llama.cpp, batched", "models": {}}
     for model in models:
@@ -86,11 +85,11 @@ def format_study(models: list[str], every: int) -> dict:
         for name, max_tokens in FORMAT_TOKENS.items():
             build = derivation_chat if name == "short derivation" else prompts.solve_chat
             t0 = time.perf_counter()
-            outs = backend.generate([build(r["integrand"]) for r in problems],
+            outs = backend.generate([build(p.integrand) for p in problems],
                                     GenerationParams(n=1, temperature=0, max_tokens=max_tokens))
             gen_s = time.perf_counter() - t0
             answers = [extract(o[0].text) for o in outs]
-            verdicts = iter(verify_many([(r["integrand"], a) for r, a in zip(problems, answers) if a is not None]))
+            verdicts = iter(verify_many([(p.integrand, a) for p, a in zip(problems, answers) if a is not None]))
             ok = [a is not None and next(verdicts).ok for a in answers]
             lo, hi = wilson_interval(sum(ok), len(ok))
             arms[name] = {"correct": sum(ok), "n": len(ok), "accuracy": round(sum(ok) / len(ok), 4),

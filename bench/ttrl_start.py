@@ -65,7 +65,7 @@ def wait_idle(limit_s: float) -> float:
 
 
 def anchor() -> dict:
-    """Wall time of `ladder solve "x**2"` with the default model, greedy, one sample."""
+    """Wall time of `ladder solve "x**2"` with MODEL, greedy, one sample."""
     load = _load()
     start = time.perf_counter()
     out = subprocess.run(_cli("solve", "x**2", "--model", MODEL, "-k", "1", "--temperature", "0", "--json"),

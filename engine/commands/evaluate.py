@@ -75,7 +75,6 @@ class EvalProgress:
         self.bar = Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("greedy {task.fields[acc]}"), TimeRemainingColumn(),
                             console=Console(stderr=True), disable=not enabled)
-        self.enabled = enabled
         self.task = self.bar.add_task("eval", total=total, acc="-")
 
     def __enter__(self) -> EvalProgress:
@@ -88,7 +87,7 @@ class EvalProgress:
     def update(self, done: int, total: int, correct: int) -> None:
         acc = f"{correct}/{done} ({correct / done:.0%})"
         self.bar.update(self.task, completed=done, acc=acc)
-        if self.enabled and not self.bar.console.is_terminal:
+        if not self.bar.disable and not self.bar.console.is_terminal:
             # A log file (nohup, CI) gets no live bar, only its last state: a line per batch instead.
             elapsed = self.bar.tasks[0].elapsed or 0.0
             self.bar.console.print(f"eval {done}/{total} greedy {acc} {elapsed:.0f} s", highlight=False)

@@ -153,11 +153,14 @@ class Screener:
         queues = [sorted(q, key=lambda n: -n.depth) for q in self.trees().values()]
         self.order = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
 
+    def _waiting(self, variant_id: str) -> bool:
+        """Neither screened nor tried enough by rollouts."""
+        s = self.pool.stats[variant_id]
+        return s.greedy is None and s.attempts < self.cfg.variants.pool_min_attempts
+
     def pending(self) -> list[Node]:
-        """Variants neither screened nor tried enough by rollouts, in screening order."""
-        min_attempts = self.cfg.variants.pool_min_attempts
-        return [n for n in self.order if self.pool.stats[n.id].greedy is None
-                and self.pool.stats[n.id].attempts < min_attempts]
+        """Variants waiting for screening, in screening order."""
+        return [n for n in self.order if self._waiting(n.id)]
 
     def needed(self) -> bool:
         """Whether to screen more: fewer than screen_reserve promising variants, and some left."""
@@ -173,7 +176,7 @@ class Screener:
             stats = [self.pool.stats[n.id] for n in nodes]
             if root in self.barren or any(s.greedy or s.successes for s in stats):
                 continue
-            if any(s.greedy is None and s.attempts < v.pool_min_attempts for s in stats):
+            if any(self._waiting(n.id) for n in nodes):
                 continue  # not screened through yet
             deepest = max(n.depth for n in nodes)
             if deepest < v.depth + v.grow_levels:
