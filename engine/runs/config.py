@@ -95,13 +95,14 @@ class VariantConfig:
     pool_saturated_weight: float = 0.005
     pool_depth_weight: float = 1.25  # per level deeper (deeper = easier), so leaves get drawn early
     pool_recency_window: int = 4  # a variant drawn d draws ago weighs min(1, (d+1)/window)
-    # Screening during training (engine/train/screen.py): before a step, while fewer than
-    # screen_reserve variants are promising, the next screen_chunk variants get a greedy answer
-    # each, and those it solved screen_samples samples at the rollout temperature; answers are cut
+    # Screening during training (engine/train/screen.py): before a step, while the pool promises
+    # fewer than screen_reserve groups with signal (VariantPool.promising), the next screen_chunk
+    # variants get a greedy answer each, and those it solved screen_samples samples at the
+    # rollout temperature; answers are cut
     # at screen_max_tokens (a correct answer to a variant is rarely longer; decoding is
     # compute-bound on a CPU, so every token of a rambling answer costs)
     screen: bool = True
-    screen_reserve: int = 8
+    screen_reserve: float = 8.0
     screen_samples: int = 2
     screen_chunk: int = 64
     screen_max_tokens: int = 48

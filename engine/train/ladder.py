@@ -178,10 +178,10 @@ def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
 
     def on_chunk(result: dict[str, Any], done: int, total: int) -> None:
         solved = sum(s.greedy for s in result.values())
-        promising = pool.promising()
-        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{promising} promising variants"))
+        promising = screener.promising()
+        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{promising:.1f} groups with signal in reserve"))
         sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, "
-                 f"{promising} promising in the pool")
+                 f"the pool promises {promising:.1f} groups with signal")
         report()
 
     def on_grow(nodes: list[Node]) -> None:

@@ -129,9 +129,10 @@ class Screener:
 
     Screening all of a big pool up front costs more than a short run can spare (915 variants of the
     15 training problems took about 11 minutes on 2 cores), and a run only needs a reserve of
-    promising variants to draw from. So `top_up` screens the next chunk only while fewer than
-    [variants] screen_reserve variants are promising (solved by screening and not yet known to be
-    saturated, or at the edge), in an order that visits every tree early (round robin over the
+    promising variants to draw from. So `top_up` screens the next chunk only while the pool
+    promises fewer than [variants] screen_reserve groups with signal (each variant solved at least
+    once counts by its chance of a mixed group, so one the model now always solves stops counting),
+    in an order that visits every tree early (round robin over the
     trees, the easier, deeper variants of each first). While screening is on, the pool draws the
     variants not screened yet only rarely (engine/train/pool.py)."""
 
@@ -163,8 +164,13 @@ class Screener:
         return [n for n in self.order if self._waiting(n.id)]
 
     def needed(self) -> bool:
-        """Whether to screen more: fewer than screen_reserve promising variants, and some left."""
-        return self.pool.promising() < self.cfg.variants.screen_reserve and bool(self.pending())
+        """Whether to screen more: the pool promises fewer than screen_reserve groups with signal
+        (VariantPool.promising), and some variants are left."""
+        return self.promising() < self.cfg.variants.screen_reserve and bool(self.pending())
+
+    def promising(self) -> float:
+        """Groups with signal the pool can be expected to give, at the trainer's group size."""
+        return self.pool.promising(self.cfg.grpo.group_size)
 
     def unsolved_trees(self) -> dict[str, list[Node]]:
         """The deepest variants of each tree that may still grow: every variant screened (or tried
