@@ -8,7 +8,8 @@ One step, for P prompts (variants) of G completions each (defaults P = 1, G = 8)
                   all P x G in one batch with the adapter as GGUF, and the policy-gradient term of each
                   token is weighted by a truncated importance weight min(pi / pi_rollout, is_cap)
   2. rewards      verifier + format reward (engine/train/reward.py), run in a background thread while the
-                  reference log-probs are computed (the verifier itself fans out to worker processes)
+                  reference log-probs are computed (the verifier itself fans out to worker processes);
+                  once the verdicts are in, groups with equal rewards (step 3) skip the reference pass
   3. dynamic      a group whose rewards are all equal carries no signal (all advantages are 0): it is
      sampling     dropped and a fresh prompt drawn, up to [grpo] max_resample times
   4. advantages   A_i = (r_i - mean(r)) / (std(r) + 1e-4) within each group
@@ -138,6 +139,12 @@ class _Group:
     mask: torch.Tensor  # (G, Tc) 1 on real completion tokens
     rollouts: list[Rollout]
     rollout_logp: torch.Tensor | None = None  # (G, Tc) log-probs under the llama.cpp rollout policy
+
+
+def _flat(grp: _Group) -> bool:
+    """Every completion of the group earned the same reward: all advantages are 0, nothing to learn."""
+    rewards = [r.reward for r in grp.rollouts]
+    return max(rewards) - min(rewards) <= 1e-9
 
 
 class GRPOTrainer:
@@ -348,16 +355,19 @@ class GRPOTrainer:
             groups = self._rollout_groups(prompts)
             gen_s += time.perf_counter() - t
             tokens += sum(r.tokens for grp in groups for r in grp.rollouts)
-            # Verification runs beside the reference pass, which every kept group needs anyway
-            # (none while the adapter is still the identity: then the policy is the reference).
+            # Verification runs beside the reference pass, which every kept group needs (none
+            # while the adapter is still the identity: then the policy is the reference; none
+            # without a KL term). Once the verdicts are in, groups that came back flat (no
+            # update) skip it: with a strong model most redrawn groups are all verified.
             t = time.perf_counter()
             scorer = threading.Thread(target=self._score, args=(groups,))
             scorer.start()
             self.model.eval()
-            if not self.adapter_is_identity():
+            if g.kl_coef > 0 and not self.adapter_is_identity():
                 with torch.no_grad(), self.model.disable_adapter():
                     for grp in groups:
-                        refs[id(grp)] = self._logprobs(grp)
+                        if scorer.is_alive() or not _flat(grp):
+                            refs[id(grp)] = self._logprobs(grp)
             t_ref = time.perf_counter() - t
             scorer.join()
             verify_s += time.perf_counter() - t - t_ref
@@ -365,8 +375,7 @@ class GRPOTrainer:
             for grp in groups:
                 all_rollouts.extend(grp.rollouts)
                 signal += len({r.ok for r in grp.rollouts}) == 2
-                rewards = [r.reward for r in grp.rollouts]
-                if max(rewards) - min(rewards) > 1e-9:
+                if not _flat(grp):
                     kept.append(grp)
                 else:
                     skipped += 1
