@@ -87,30 +87,11 @@ def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tin
     assert fast.adapter_is_identity()  # a roll-back to the start (TTRL) makes it the identity again
 
 
-class _VerdictsFirst:
-    """Stands in for the scorer's thread: verifies at start(), so every verdict is in before the
-    first reference pass (the order a fast verifier gives, without the race)."""
-
-    def __init__(self, target, args):
-        self.target, self.args = target, args
-
-    def start(self):
-        self.target(*self.args)
-
-    def is_alive(self):
-        return False
-
-    def join(self):
-        pass
-
-
 @pytest.mark.parametrize(("kl_coef", "flat", "passes"), [(0.5, False, 2), (0.5, True, 0), (0.0, False, 0)])
-def test_reference_pass_only_for_groups_that_update(tiny_dir, monkeypatch, kl_coef, flat, passes):
+def test_reference_pass_only_for_groups_that_update(tiny_dir, kl_coef, flat, passes):
     """Once the adapter has moved, each group that updates gets one reference pass; a group that
-    came back flat gets none once its verdicts are in (it is dropped), nor does any group without a
-    KL term. A missing pass would make the KL term silently 0, so the count is checked both ways."""
-    import engine.train.grpo as grpo
-
+    came back flat gets none (it is dropped), nor does any group without a KL term. A missing pass
+    would make the KL term silently 0, so the count is checked both ways."""
     cfg = trainer_config(lr=1e-2, kl_coef=kl_coef, prompts_per_step=2, max_resample=0)
     reward = (lambda items: [RewardResult(0.05, False, "x", "") for _ in items]) if flat else by_length
     trainer = GRPOTrainer(tiny_dir, cfg, reward_fn=reward)
@@ -119,7 +100,6 @@ def test_reference_pass_only_for_groups_that_update(tiny_dir, monkeypatch, kl_co
             if "lora_B" in name:
                 p.normal_(0.0, 0.05)
     assert not trainer.adapter_is_identity()
-    monkeypatch.setattr(grpo.threading, "Thread", _VerdictsFirst)
     modes = []
     logprobs = trainer._logprobs
     trainer._logprobs = lambda grp: modes.append(trainer.model.training) or logprobs(grp)

@@ -7,9 +7,9 @@ One step, for P prompts (variants) of G completions each (defaults P = 1, G = 8)
                   With [grpo] rollout_backend = "llamacpp" (engine/train/rollouts.py) llama.cpp samples
                   all P x G in one batch with the adapter as GGUF, and the policy-gradient term of each
                   token is weighted by a truncated importance weight min(pi / pi_rollout, is_cap)
-  2. rewards      verifier + format reward (engine/train/reward.py), run in a background thread while the
-                  reference log-probs are computed (the verifier itself fans out to worker processes);
-                  once the verdicts are in, groups with equal rewards (step 3) skip the reference pass
+  2. rewards      verifier + format reward (engine/train/reward.py; it fans out to worker processes and
+                  takes milliseconds an answer), before the reference pass, which only the groups
+                  that update (step 3) need
   3. dynamic      a group whose rewards are all equal carries no signal (all advantages are 0): it is
      sampling     dropped and a fresh prompt drawn, up to [grpo] max_resample times
   4. advantages   A_i = (r_i - mean(r)) / (std(r) + 1e-4) within each group
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -355,23 +354,20 @@ class GRPOTrainer:
             groups = self._rollout_groups(prompts)
             gen_s += time.perf_counter() - t
             tokens += sum(r.tokens for grp in groups for r in grp.rollouts)
-            # Verification runs beside the reference pass, which every kept group needs (none
-            # while the adapter is still the identity: then the policy is the reference; none
-            # without a KL term). Once the verdicts are in, groups that came back flat (no
-            # update) skip it: with a strong model most redrawn groups are all verified.
             t = time.perf_counter()
-            scorer = threading.Thread(target=self._score, args=(groups,))
-            scorer.start()
+            self._score(groups)
+            verify_s += time.perf_counter() - t
+            # The reference pass, for the groups that will update only (verdicts take milliseconds,
+            # a reference pass seconds): none while the adapter is still the identity (the policy
+            # is then the reference) and none without a KL term.
+            t = time.perf_counter()
             self.model.eval()
             if g.kl_coef > 0 and not self.adapter_is_identity():
                 with torch.no_grad(), self.model.disable_adapter():
                     for grp in groups:
-                        if scorer.is_alive() or not _flat(grp):
+                        if not _flat(grp):
                             refs[id(grp)] = self._logprobs(grp)
-            t_ref = time.perf_counter() - t
-            scorer.join()
-            verify_s += time.perf_counter() - t - t_ref
-            train_s += t_ref
+            train_s += time.perf_counter() - t
             for grp in groups:
                 all_rollouts.extend(grp.rollouts)
                 signal += len({r.ok for r in grp.rollouts}) == 2
@@ -379,12 +375,11 @@ class GRPOTrainer:
                     kept.append(grp)
                 else:
                     skipped += 1
-                    refs.pop(id(grp), None)
             if len(kept) == want:
                 break
 
         stats = StepStats(False, 0.0, 0.0, 0.0, 0.0, 0.0, tokens, len(kept), skipped, gen_s,
-                          max(verify_s, 0.0), train_s, 0.0, 0.0, all_rollouts,
+                          verify_s, train_s, 0.0, 0.0, all_rollouts,
                           verified=sum(r.ok for r in all_rollouts), signal_groups=signal, drawn=len(kept) + skipped)
         trained = [r for grp in kept for r in grp.rollouts]
         scored = trained or all_rollouts
