@@ -6,14 +6,17 @@
                `generate`; the anchor) against engine/inference/batched.py (one llama_batch per
                token for the 8 sequences, prompt evaluated once), alternated round by round so
                machine load hits both alike; llama.cpp one sequence after another once, for context.
-2. step        one updating GRPO step, 1 prompt x 8 completions, <= 128 tokens: GRPOTrainer with
-               [grpo] rollout_backend = "hf" (the anchor) and "llamacpp", both in this process,
-               alternated. The reward is the verifier's plus 1e-6 x completion length, so that every
-               step updates (a flat group would skip the update and flatter both sides).
+2. step        one updating GRPO step, 1 prompt x 8 completions, <= 128 tokens, three trainers in this
+               process, alternated: the anchor, the trainer before llama.cpp rollouts ([grpo]
+               rollout_backend = "hf", fp32 base weights); the default ("llamacpp", [grpo] dtype
+               "auto": bf16 base weights on a CPU with native bf16); and "llamacpp" on fp32 weights,
+               which splits the gain between its two causes. The reward is the verifier's plus
+               1e-6 x completion length, so that every step updates (a flat group would skip the
+               update and flatter every side).
 3. gap         per-token |log pi_train - log pi_rollout| on the llama.cpp trainer's real rollouts
                (from its step events), for the Q4 file and, with --precision, a q8_0 copy.
 
-    .venv/bin/python bench/rollouts.py [--rounds 2] [--steps 2] [--precision q8_0]
+    .venv/bin/python bench/rollouts.py [--rounds 2] [--steps 3] [--precision q8_0]
 
 Writes bench/results/rollouts.json and the summary bench/results/signal.json.
 """
@@ -34,13 +37,17 @@ PROBLEM = "x*exp(x)"
 GROUP, MAX_TOKENS, SEED = 8, 128, 0
 
 
-def _config(backend: str, rollout_gguf: str = "model"):
+# name -> ([grpo] rollout_backend, [grpo] dtype); the first is the anchor, the second the default
+TRAINERS = {"hf": ("hf", "float32"), "llamacpp": ("llamacpp", "auto"), "llamacpp_fp32": ("llamacpp", "float32")}
+
+
+def _config(backend: str, rollout_gguf: str = "model", dtype: str = "auto"):
     from engine.runs.config import Config
 
     cfg = Config()
     cfg.model, cfg.device = MODEL, "auto"
     cfg.grpo.group_size, cfg.grpo.seed, cfg.grpo.max_resample = GROUP, SEED, 0
-    cfg.grpo.rollout_backend, cfg.grpo.rollout_gguf = backend, rollout_gguf
+    cfg.grpo.rollout_backend, cfg.grpo.rollout_gguf, cfg.grpo.dtype = backend, rollout_gguf, dtype
     cfg.sample.max_tokens = MAX_TOKENS
     return cfg
 
@@ -146,10 +153,11 @@ def steps(n_steps: int, precision: str | None) -> dict:
     model_dir = hf_model_dir(MODEL)
     prompt = {"id": "bench", "integrand": PROBLEM}
     trainers = {}
-    for name, backend in (("hf", "hf"), ("llamacpp", "llamacpp")):
-        cfg = _config(backend)
+    for name, (backend, dtype) in TRAINERS.items():
+        cfg = _config(backend, dtype=dtype)
         trainers[name] = GRPOTrainer(model_dir, cfg, reward_fn=_reward(cfg))
-    rows: dict[str, list] = {"hf": [], "llamacpp": []}
+    dtypes = {name: str(tr.dtype).removeprefix("torch.") for name, tr in trainers.items()}
+    rows: dict[str, list] = {name: [] for name in trainers}
     for i in range(n_steps):
         for name, tr in trainers.items():
             s = tr.step(lambda: prompt)
@@ -160,10 +168,12 @@ def steps(n_steps: int, precision: str | None) -> dict:
                   file=sys.stderr, flush=True)
     sync_s = trainers["llamacpp"].rollouts.sync_s
     del trainers
-    out = {"hf": rows["hf"], "llamacpp": rows["llamacpp"], "llamacpp_adapter_sync_s_total": round(sync_s, 2)}
+    out = {**rows, "dtype": dtypes, "llamacpp_adapter_sync_s_total": round(sync_s, 2)}
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in rows.items()}
-    out["hf_median_s"], out["llamacpp_median_s"] = round(med["hf"], 2), round(med["llamacpp"], 2)
+    for name in rows:
+        out[f"{name}_median_s"] = round(med[name], 2)
     out["ratio"] = round(med["hf"] / med["llamacpp"], 2)
+    out["ratio_fp32"] = round(med["hf"] / med["llamacpp_fp32"], 2)
     out["per_round_ratio"] = [round(a["seconds"] / b["seconds"], 2) for a, b in zip(rows["hf"], rows["llamacpp"])]
     if precision:
         cfg = _config("llamacpp", precision)
@@ -191,7 +201,7 @@ def _gap(rows: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--precision", choices=["q8_0", "f16"], default=None)
     ap.add_argument("--no-sequential", action="store_true")
     ap.add_argument("--skip-throughput", action="store_true")
@@ -213,11 +223,12 @@ def main() -> None:
                                         "llamacpp_sequential": (tp["llamacpp_sequential"] or {}).get("tokens_per_s")}
                if tp else None,
                "step_speedup_vs_hf_trainer": st["ratio"],
-               "step_s": {"hf": st["hf_median_s"], "llamacpp": st["llamacpp_median_s"]},
+               "step_s": {name: st[f"{name}_median_s"] for name in TRAINERS},
+               "step_dtype": st["dtype"],
                "logp_gap": gaps, "details": "bench/results/rollouts.json"}
     update_summary(summary)
-    print(f"rollouts: llama.cpp batched / HF = {summary['rollout_speedup_vs_hf']}x; step HF / llama.cpp = "
-          f"{st['ratio']}x; wrote {path}")
+    print(f"rollouts: llama.cpp batched / HF = {summary['rollout_speedup_vs_hf']}x; step HF fp32 / default "
+          f"({st['dtype']['llamacpp']}) = {st['ratio']}x, / llama.cpp fp32 = {st['ratio_fp32']}x; wrote {path}")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,12 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0, 
 
 
 def trainer_config(max_tokens: int = 6, **grpo) -> Config:
-    """A GRPOTrainer config for `tiny` on the CPU: groups of 4, a few tokens, the trainer's own
-    generate (so the policy's and the reference's logits are what the tests look at)."""
+    """A GRPOTrainer config for `tiny` on the CPU in fp32: groups of 4, a few tokens, the trainer's
+    own generate (so the policy's and the reference's logits are what the tests look at)."""
     cfg = Config()
     cfg.device = "cpu"
     cfg.grpo.rollout_backend = "hf"
+    cfg.grpo.dtype = "float32"  # the same numbers on every CPU, with native bf16 or without
     cfg.sample.max_tokens = max_tokens
     cfg.grpo.group_size = 4
     for k, v in grpo.items():

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from engine.runs.config import Config
-from engine.inference.device import pick_device, pick_dtype
+from engine.inference.device import cpu_has_native_bf16, pick_device, pick_dtype, pick_train_dtype
 from engine.errors import LadderError
 from engine.runs.rundir import RunDir
 
@@ -102,4 +102,29 @@ def test_hand_written_trainer_uses_the_picked_device_and_dtype(tiny_dir: Path) -
     assert {p.device.type for p in trainer.model.parameters()} == {torch.device(device).type}
     assert {p.dtype for p in trainer.params} == {torch.float32}
     frozen = {p.dtype for p in trainer.model.parameters() if not p.requires_grad}
-    assert frozen == {pick_dtype(device)}
+    assert frozen == {pick_train_dtype(device)} == {trainer.dtype}
+
+
+ZEN4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+SKYLAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+SAPPHIRE = "processor\t: 0\nflags\t\t: fpu avx512f amx_tile amx_bf16 amx_int8\n"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    assert cpu_has_native_bf16(ZEN4) and cpu_has_native_bf16(SAPPHIRE)
+    assert not cpu_has_native_bf16(SKYLAKE)  # avx512 alone: torch emulates bf16, slower than fp32
+    assert not cpu_has_native_bf16("")  # no flags line (an ARM /proc/cpuinfo names "Features")
+
+
+def test_training_dtype_is_bf16_where_the_hardware_multiplies_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.inference.device as device
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    assert pick_train_dtype("cpu") == torch.float32
+    assert pick_train_dtype("cuda:1") == torch.bfloat16
+    assert pick_train_dtype("cpu", "bfloat16") == torch.bfloat16  # forced
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
+    assert pick_train_dtype("cpu") == torch.bfloat16
+    assert pick_train_dtype("cpu", "float32") == torch.float32  # forced
+    with pytest.raises(LadderError, match="grpo.dtype"):
+        pick_train_dtype("cpu", "fp16")

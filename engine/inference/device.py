@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.errors import LadderError
 
 
@@ -25,3 +27,35 @@ def pick_dtype(device: str) -> "torch.dtype":
     import torch
 
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU multiplies bf16 in hardware (x86 avx512_bf16 or amx_bf16, from the flags in
+    /proc/cpuinfo, or `cpuinfo` given as that file's text). Elsewhere torch emulates bf16 and it is
+    slower than fp32; where the file is missing (macOS, Windows) this says False."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def pick_train_dtype(device: str, setting: str = "auto") -> "torch.dtype":
+    """The dtype of the frozen base weights while training ([grpo] dtype): "auto" is bf16 on CUDA
+    and on a CPU with native bf16 (there a bf16 matmul ran 2.4x an fp32 one, and the forward and
+    backward passes are most of a step), fp32 on other CPUs; "float32" or "bfloat16" force one.
+    The LoRA weights stay fp32 either way (peft keeps an adapter on a bf16 base in fp32)."""
+    import torch
+
+    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+    if setting == "auto":
+        native = device.startswith("cuda") or cpu_has_native_bf16()
+        return torch.bfloat16 if native else torch.float32
+    if setting not in choices:
+        raise LadderError(f"config key grpo.dtype: expected auto, float32 or bfloat16, got {setting!r}")
+    return choices[setting]

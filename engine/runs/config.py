@@ -131,6 +131,9 @@ class GRPOConfig:
     )
     max_resample: int = 3  # dynamic sampling: redraw a prompt whose group rewards are all equal
     gradient_checkpointing: bool = False
+    # frozen base weights while training: auto = bf16 on CUDA and on CPUs with native bf16
+    # (avx512_bf16 / amx_bf16), else fp32 | float32 | bfloat16 (engine/inference/device.py)
+    dtype: str = "auto"
     checkpoint_every: int = 1
     eval_every: int = 0  # 0 = only at the end
     # Who samples the completions (engine/train/rollouts.py): "llamacpp" (batched, adapter as GGUF,

@@ -46,7 +46,7 @@ from typing import Any
 import torch
 
 from engine.inference.base import Chat
-from engine.inference.device import pick_device
+from engine.inference.device import pick_device, pick_train_dtype
 from engine.inference.hf import (
     chat_text,
     cut_at_stop,
@@ -166,7 +166,8 @@ class GRPOTrainer:
         self.rollout_backend = choose_backend(g.rollout_backend, self.device, gguf_source(cfg.model, model_dir))
         torch.manual_seed(g.seed)  # LoRA init and, from here on, sampling
         random.seed(g.seed)
-        base, self.tokenizer = load_hf_model(model_dir, self.device)
+        self.dtype = pick_train_dtype(self.device, g.dtype)
+        base, self.tokenizer = load_hf_model(model_dir, self.device, self.dtype)
         if adapter is not None:
             self.model = PeftModel.from_pretrained(base, find_adapter(adapter), is_trainable=True)
         else:
