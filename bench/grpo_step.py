@@ -9,8 +9,10 @@ It also times rollouts by llama.cpp with the current adapter converted to GGUF a
 
     .venv/bin/python bench/grpo_step.py                       # smollm2-135m and qwen2.5-coder-0.5b
     .venv/bin/python bench/grpo_step.py --models smollm2-135m --steps 3
+    .venv/bin/python bench/grpo_step.py --models qwen2.5-coder-0.5b qwen2.5-coder-1.5b --no-trl \
+        --result grpo_step_models                             # the model table's step times
 
-Writes bench/results/grpo_step.json.
+Writes bench/results/grpo_step.json (or --result NAME: bench/results/NAME.json).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _config(model: str):
     from engine.runs.config import Config
 
     cfg = Config()
-    cfg.model, cfg.device = model, "cpu"
+    cfg.model, cfg.device = model, "auto"
     cfg.grpo.group_size, cfg.grpo.seed, cfg.grpo.max_resample = GROUP, SEED, 0
     cfg.sample.max_tokens = MAX_TOKENS
     return cfg
@@ -62,7 +64,8 @@ def worker_ours(model: str, steps: int) -> dict:
         print(f"[ours {model}] step {i + 1}: {s.seconds:.1f} s = gen {s.gen_s:.1f} + verify {s.verify_s:.2f} "
               f"+ fwd/bwd {s.train_s:.1f} + opt {s.opt_s:.2f} ({s.tokens} tokens, reward {s.reward_mean:.3f}, "
               f"updated {s.updated})", file=sys.stderr, flush=True)
-    out = {"steps": rows, "peak_rss_gb": round(_peak_rss_gb(), 2)}
+    out = {"steps": rows, "peak_rss_gb": round(_peak_rss_gb(), 2), "device": trainer.device,
+           "dtype": str(trainer.dtype).removeprefix("torch."), "rollout_backend": trainer.rollout_backend}
     out["llamacpp_rollout"] = _llamacpp_rollout(trainer, model, model_dir, prompt)
     return out
 
@@ -155,6 +158,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-coder-0.5b"])
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--no-trl", action="store_true")
+    ap.add_argument("--result", default="grpo_step", help="result file name under bench/results (default grpo_step)")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -176,7 +180,7 @@ def main() -> None:
         print(f"{model}: ours {entry['ours_median_s']:.1f} s/step (peak RSS {ours['peak_rss_gb']} GB)"
               + (f", TRL {entry['trl_median_s']:.1f} s/step (peak RSS {entry['trl']['peak_rss_gb']} GB), "
                  f"ratio {entry['speedup_vs_trl']}x" if not a.no_trl else ""), flush=True)
-    path = write_result("grpo_step", {
+    path = write_result(a.result, {
         "problem": PROBLEM, "group": GROUP, "max_tokens": MAX_TOKENS, "lora_r": 16, "seed": SEED,
         "steps": a.steps, "results": results, "wall_s": round(time.perf_counter() - t0, 1),
         "note": "median step time after model load; ours stops a completion at </answer>, TRL at EOS or the budget",

@@ -24,13 +24,14 @@ Writes bench/results/rollouts.json and the summary bench/results/signal.json.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import update_summary, write_result
+from common import RESULTS, update_summary, write_result
 
 MODEL = "qwen2.5-coder-0.5b"
 PROBLEM = "x*exp(x)"
@@ -214,20 +215,24 @@ def main() -> None:
     gaps = {"model": _gap(st["llamacpp"])}
     if "precision" in st:
         gaps[st["precision"]["rollout_gguf"]] = _gap(st["precision"]["steps"])
-    result = {**settings, "throughput": tp, "step": st, "logp_gap": gaps, "wall_s": round(time.perf_counter() - t0, 1),
+    tp_date = None
+    if tp is None:  # --skip-throughput keeps the last measured figures, with their date
+        previous = json.loads((RESULTS / "rollouts.json").read_text()) if (RESULTS / "rollouts.json").is_file() else {}
+        tp, tp_date = previous.get("throughput"), previous.get("throughput_date", previous.get("date"))
+    result = {**settings, "throughput": tp, "throughput_date": tp_date, "step": st, "logp_gap": gaps,
+              "wall_s": round(time.perf_counter() - t0, 1),
               "note": "same process, alternated rounds; shared 2-core machine, so absolute figures move with load"}
     path = write_result("rollouts", result)
-    summary = {**settings,
-               "rollout_speedup_vs_hf": tp["median_ratio"] if tp else None,
-               "rollout_tokens_per_s": {"hf": tp["hf_tokens_per_s"], "llamacpp_batched": tp["llamacpp_tokens_per_s"],
-                                        "llamacpp_sequential": (tp["llamacpp_sequential"] or {}).get("tokens_per_s")}
-               if tp else None,
-               "step_speedup_vs_hf_trainer": st["ratio"],
+    summary = {**settings, "step_speedup_vs_hf_trainer": st["ratio"],
                "step_s": {name: st[f"{name}_median_s"] for name in TRAINERS},
                "step_dtype": st["dtype"],
                "logp_gap": gaps, "details": "bench/results/rollouts.json"}
+    if tp_date is None and tp is not None:
+        summary["rollout_speedup_vs_hf"] = tp["median_ratio"]
+        summary["rollout_tokens_per_s"] = {"hf": tp["hf_tokens_per_s"], "llamacpp_batched": tp["llamacpp_tokens_per_s"],
+                                           "llamacpp_sequential": (tp["llamacpp_sequential"] or {}).get("tokens_per_s")}
     update_summary(summary)
-    print(f"rollouts: llama.cpp batched / HF = {summary['rollout_speedup_vs_hf']}x; step HF fp32 / default "
+    print(f"rollouts: llama.cpp batched / HF = {tp['median_ratio'] if tp else None}x; step HF fp32 / default "
           f"({st['dtype']['llamacpp']}) = {st['ratio']}x, / llama.cpp fp32 = {st['ratio_fp32']}x; wrote {path}")
 
 
