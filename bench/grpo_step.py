@@ -10,7 +10,7 @@ It also times rollouts by llama.cpp with the current adapter converted to GGUF a
     .venv/bin/python bench/grpo_step.py                       # smollm2-135m and qwen2.5-coder-0.5b
     .venv/bin/python bench/grpo_step.py --models smollm2-135m --steps 3
     .venv/bin/python bench/grpo_step.py --models qwen2.5-coder-0.5b qwen2.5-coder-1.5b --no-trl \
-        --result grpo_step_models                             # the model table's step times
+        --updating --result grpo_step_models                  # the model table's step times
 
 Writes bench/results/grpo_step.json (or --result NAME: bench/results/NAME.json).
 """
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, write_result
+from common import ROOT, updating_reward, write_result
 
 PROBLEM = "x*exp(x)"
 GROUP, MAX_TOKENS, SEED = 8, 128, 0
@@ -47,13 +47,13 @@ def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def worker_ours(model: str, steps: int) -> dict:
+def worker_ours(model: str, steps: int, updating: bool = False) -> dict:
     from engine.inference.models import hf_model_dir
     from engine.train.grpo import GRPOTrainer
 
     cfg = _config(model)
     model_dir = hf_model_dir(model)
-    trainer = GRPOTrainer(model_dir, cfg)
+    trainer = GRPOTrainer(model_dir, cfg, reward_fn=updating_reward(cfg) if updating else None)
     prompt = {"id": "bench", "integrand": PROBLEM}
     rows = []
     for i in range(steps):
@@ -146,9 +146,10 @@ def worker_trl(model: str, steps: int) -> dict:
             "peak_rss_gb": round(_peak_rss_gb(), 2)}
 
 
-def run_child(kind: str, model: str, steps: int) -> dict:
+def run_child(kind: str, model: str, steps: int, updating: bool = False) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [sys.executable, __file__, "--worker", kind, "--models", model, "--steps", str(steps), "--out", out.name]
+        cmd += ["--updating"] if updating else []
         subprocess.run(cmd, check=True, cwd=ROOT)
         return json.loads(Path(out.name).read_text())
 
@@ -158,18 +159,20 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-coder-0.5b"])
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--no-trl", action="store_true")
+    ap.add_argument("--updating", action="store_true",
+                    help="our trainer only: add 1e-6 x completion length to the reward so every step updates")
     ap.add_argument("--result", default="grpo_step", help="result file name under bench/results (default grpo_step)")
     ap.add_argument("--worker", choices=["ours", "trl"], help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        result = (worker_ours if a.worker == "ours" else worker_trl)(a.models[0], a.steps)
+        result = worker_ours(a.models[0], a.steps, a.updating) if a.worker == "ours" else worker_trl(a.models[0], a.steps)
         Path(a.out).write_text(json.dumps(result))
         return
     t0 = time.perf_counter()
     results = {}
     for model in a.models:
-        ours = run_child("ours", model, a.steps)
+        ours = run_child("ours", model, a.steps, a.updating)
         entry = {"ours": ours, "ours_median_s": statistics.median(r["seconds"] for r in ours["steps"])}
         if not a.no_trl:
             trl = run_child("trl", model, a.steps)
@@ -182,7 +185,7 @@ def main() -> None:
                  f"ratio {entry['speedup_vs_trl']}x" if not a.no_trl else ""), flush=True)
     path = write_result(a.result, {
         "problem": PROBLEM, "group": GROUP, "max_tokens": MAX_TOKENS, "lora_r": 16, "seed": SEED,
-        "steps": a.steps, "results": results, "wall_s": round(time.perf_counter() - t0, 1),
+        "steps": a.steps, "updating_reward": a.updating, "results": results, "wall_s": round(time.perf_counter() - t0, 1),
         "note": "median step time after model load; ours stops a completion at </answer>, TRL at EOS or the budget",
     })
     print(f"wrote {path}")

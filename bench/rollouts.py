@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS, update_summary, write_result
+from common import RESULTS, update_summary, updating_reward, write_result
 
 MODEL = "qwen2.5-coder-0.5b"
 PROBLEM = "x*exp(x)"
@@ -132,15 +132,6 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _reward(cfg):
-    from engine.train.reward import RewardResult, score_many
-
-    def fn(items):
-        return [RewardResult(r.reward + 1e-6 * len(text), r.ok, r.answer, r.reason)
-                for r, (_, text) in zip(score_many(items, cfg), items)]
-    return fn
-
-
 def _row(s) -> dict:
     row = {k: v for k, v in s.event_fields().items()}
     row["tokens"] = s.tokens
@@ -156,7 +147,7 @@ def steps(n_steps: int, precision: str | None) -> dict:
     trainers = {}
     for name, (backend, dtype) in TRAINERS.items():
         cfg = _config(backend, dtype=dtype)
-        trainers[name] = GRPOTrainer(model_dir, cfg, reward_fn=_reward(cfg))
+        trainers[name] = GRPOTrainer(model_dir, cfg, reward_fn=updating_reward(cfg))
     dtypes = {name: str(tr.dtype).removeprefix("torch.") for name, tr in trainers.items()}
     rows: dict[str, list] = {name: [] for name in trainers}
     for i in range(n_steps):
@@ -179,7 +170,7 @@ def steps(n_steps: int, precision: str | None) -> dict:
     if precision:
         cfg = _config("llamacpp", precision)
         t = time.perf_counter()
-        tr = GRPOTrainer(model_dir, cfg, reward_fn=_reward(cfg))
+        tr = GRPOTrainer(model_dir, cfg, reward_fn=updating_reward(cfg))
         build_s = time.perf_counter() - t
         prow = []
         for i in range(n_steps):
