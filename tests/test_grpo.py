@@ -61,6 +61,33 @@ def test_shared_prompt_logprobs_equal_full_sequence(tiny_dir):
     assert torch.allclose(shared, full, atol=1e-4)
 
 
+def test_reference_pass_reuses_the_head_the_prompts_share(tiny_dir):
+    """The reference pass runs the solve prompt's shared head once per run and only each prompt's
+    own tail after it; its log-probs equal the plain pass's for every prompt, and a prompt that does
+    not start with the head runs whole."""
+    from engine.train.grpo import _Group
+
+    trainer = GRPOTrainer(tiny_dir, trainer_config(), reward_fn=by_length)
+    with torch.no_grad():  # a reference that differs from the policy
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    prompts = [{"id": "a", "integrand": "x**2"}, {"id": "b", "integrand": "sin(3*x)"}, {"id": "c", "integrand": "exp(x)*x"}]
+    trainer.model.eval()
+    with torch.no_grad(), trainer.model.disable_adapter():
+        for p in prompts:
+            prompt_ids = trainer._prompt_ids(p)
+            completions = trainer.generate(prompt_ids, 3, 1.0, 5)
+            grp = _Group(p, prompt_ids, completions, torch.ones_like(completions, dtype=torch.float), [])
+            assert torch.allclose(trainer._logprobs(grp, reference=True), trainer._logprobs(grp), atol=1e-4)
+            head = trainer._ref_head[0]
+            assert len(head) >= 16 and prompt_ids[0, :len(head)].tolist() == head
+        other = torch.tensor([[7] * 20])  # does not start with the head: runs whole
+        grp = _Group({"id": "o"}, other, other[:, :4], torch.ones(1, 4), [])
+        assert trainer._reference_head(other)[1] == 0
+        assert torch.allclose(trainer._logprobs(grp, reference=True), trainer._logprobs(grp), atol=1e-4)
+
+
 def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tiny_dir, monkeypatch):
     """While every lora_B is zero the policy is the reference: the first step computes no
     reference log-probs, and its update equals the one made with them (KL exactly 0)."""
@@ -71,7 +98,7 @@ def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tin
     monkeypatch.setattr(slow, "adapter_is_identity", lambda: False)
     calls = []
     logprobs = fast._logprobs
-    fast._logprobs = lambda grp: calls.append(fast.model.training) or logprobs(grp)
+    fast._logprobs = lambda grp, **kw: calls.append(fast.model.training) or logprobs(grp, **kw)
     torch.manual_seed(0)  # both draw the same rollouts from the global RNG
     a = fast.step(lambda: PROMPT)
     torch.manual_seed(0)
@@ -102,7 +129,7 @@ def test_reference_pass_only_for_groups_that_update(tiny_dir, kl_coef, flat, pas
     assert not trainer.adapter_is_identity()
     modes = []
     logprobs = trainer._logprobs
-    trainer._logprobs = lambda grp: modes.append(trainer.model.training) or logprobs(grp)
+    trainer._logprobs = lambda grp, **kw: modes.append(trainer.model.training) or logprobs(grp, **kw)
     stats = trainer.step(lambda: PROMPT)
     assert modes.count(False) == passes
     assert stats.updated == (not flat) and stats.skipped == (2 if flat else 0)
