@@ -72,20 +72,50 @@ def test_reference_pass_reuses_the_head_the_prompts_share(tiny_dir):
         for name, p in trainer.model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0.0, 0.05)
-    prompts = [{"id": "a", "integrand": "x**2"}, {"id": "b", "integrand": "sin(3*x)"}, {"id": "c", "integrand": "exp(x)*x"}]
     trainer.model.eval()
-    with torch.no_grad(), trainer.model.disable_adapter():
-        for p in prompts:
-            prompt_ids = trainer._prompt_ids(p)
-            completions = trainer.generate(prompt_ids, 3, 1.0, 5)
-            grp = _Group(p, prompt_ids, completions, torch.ones_like(completions, dtype=torch.float), [])
-            assert torch.allclose(trainer._logprobs(grp, reference=True), trainer._logprobs(grp), atol=1e-4)
-            head = trainer._ref_head[0]
-            assert len(head) >= 16 and prompt_ids[0, :len(head)].tolist() == head
-        other = torch.tensor([[7] * 20])  # does not start with the head: runs whole
-        grp = _Group({"id": "o"}, other, other[:, :4], torch.ones(1, 4), [])
-        assert trainer._reference_head(other)[1] == 0
-        assert torch.allclose(trainer._logprobs(grp, reference=True), trainer._logprobs(grp), atol=1e-4)
+    prompts = [{"id": "a", "integrand": "x**2"}, {"id": "b", "integrand": "sin(3*x)"}, {"id": "c", "integrand": "exp(x)*x"}]
+    groups = []
+    for p in prompts:
+        prompt_ids = trainer._prompt_ids(p)
+        completions = trainer.generate(prompt_ids, 3, 1.0, 5)
+        groups.append(_Group(p, prompt_ids, completions, torch.ones_like(completions, dtype=torch.float), []))
+    other = torch.tensor([[7] * 20])  # does not start with the head: runs whole
+    groups.append(_Group({"id": "o"}, other, other[:, :4], torch.ones(1, 4), []))
+    assert [trainer._starts_with_head(grp) for grp in groups] == [True, True, True, False]
+    assert len(trainer._head_ids()) >= 16
+    for grp in groups:
+        with torch.no_grad(), trainer.model.disable_adapter():
+            plain = trainer._logprobs(grp)
+        assert torch.allclose(trainer._reference_logprobs(grp), plain, atol=1e-4)
+    first = trainer._ref_head
+    trainer._reference_logprobs(groups[0])
+    assert trainer._ref_head is first and first[0][0].shape[-2] == len(trainer._head_ids())  # run once
+
+
+def test_shared_head_update_equals_the_plain_one(tiny_dir, monkeypatch):
+    """With two groups a step, the policy runs the head their prompts share once and sends both
+    groups' gradients back through it; the update equals the one that runs every prompt whole."""
+    cfg = trainer_config(lr=1e-2, prompts_per_step=2)
+    prompts = iter([{"id": "a", "integrand": "x**2"}, {"id": "b", "integrand": "sin(3*x)"}] * 2)
+    shared = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
+    plain = GRPOTrainer(tiny_dir, cfg, reward_fn=by_length)
+    monkeypatch.setattr(plain, "_starts_with_head", lambda grp: False)
+    runs, grads, head_runs = [], [], []
+    run_head = shared._run_head
+    shared._run_head = lambda: head_runs.append(shared.model.training) or run_head()
+    for trainer in (shared, plain):
+        step = trainer.optimizer.step  # the gradients as the optimizer gets them (Adam's first step
+        trainer.optimizer.step = lambda step=step, t=trainer: (  # magnifies float noise near 0)
+            grads.append([p.grad.clone() for p in t.params]), step())
+        torch.manual_seed(0)  # both draw the same rollouts
+        runs.append(trainer.step(lambda: next(prompts)))
+    a, b = runs
+    assert a.updated and b.updated and a.groups == b.groups == 2
+    assert head_runs == [True]  # one head pass with gradients, for both groups
+    assert [r.text for r in a.rollouts] == [r.text for r in b.rollouts]
+    assert a.loss == pytest.approx(b.loss, rel=1e-5, abs=1e-7)
+    assert sum(float(g.abs().sum()) for g in grads[0]) > 0
+    assert all(torch.allclose(x, y, rtol=1e-4, atol=1e-7) for x, y in zip(*grads))
 
 
 def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tiny_dir, monkeypatch):
@@ -98,7 +128,7 @@ def test_identity_adapter_step_skips_the_reference_pass_and_updates_the_same(tin
     monkeypatch.setattr(slow, "adapter_is_identity", lambda: False)
     calls = []
     logprobs = fast._logprobs
-    fast._logprobs = lambda grp, **kw: calls.append(fast.model.training) or logprobs(grp, **kw)
+    fast._logprobs = lambda grp, *a: calls.append(fast.model.training) or logprobs(grp, *a)
     torch.manual_seed(0)  # both draw the same rollouts from the global RNG
     a = fast.step(lambda: PROMPT)
     torch.manual_seed(0)
@@ -129,7 +159,7 @@ def test_reference_pass_only_for_groups_that_update(tiny_dir, kl_coef, flat, pas
     assert not trainer.adapter_is_identity()
     modes = []
     logprobs = trainer._logprobs
-    trainer._logprobs = lambda grp, **kw: modes.append(trainer.model.training) or logprobs(grp, **kw)
+    trainer._logprobs = lambda grp, *a: modes.append(trainer.model.training) or logprobs(grp, *a)
     stats = trainer.step(lambda: PROMPT)
     assert modes.count(False) == passes
     assert stats.updated == (not flat) and stats.skipped == (2 if flat else 0)

@@ -187,7 +187,8 @@ class GRPOTrainer:
         self.chat_fn = chat_fn or (lambda prompt: solve_chat(prompt["integrand"]))
         self.end_ids = end_token_ids(self.tokenizer)
         self._identity_checked: tuple[int | None, bool] = (None, False)  # (lora_version, adapter_is_identity)
-        self._ref_head: tuple[list[int], Any] | None = None  # (head token ids, the reference's KV cache of them)
+        self._head: list[int] | None = None  # the token ids every solve prompt starts with (_head_ids)
+        self._ref_head: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # its keys, values under the reference
         self.rollouts = None  # llama.cpp rollouts (engine/train/rollouts.py), or HF `generate`
         if self.rollout_backend == "llamacpp":
             from engine.train.rollouts import LlamaCppRollouts
@@ -303,43 +304,40 @@ class GRPOTrainer:
 
     # ----------------------------------------------------------------------------------- log-probs
 
-    def _reference_head(self, prompt_ids: torch.Tensor) -> tuple[Any, int]:
-        """The reference model's KV cache over the head every solve prompt starts with (its
-        instructions and worked examples, 172 of the 190 tokens of qwen2.5-coder's prompt for
-        x*exp(x)) and the head's length, or (a fresh cache, 0) for a prompt that does not start
-        with it. The reference never changes, so the head runs once per run, not once per group.
-
-        The head is what the chat of two probe integrands shares, less a margin of HEAD_MARGIN
+    def _head_ids(self) -> list[int]:
+        """The head every solve prompt starts with (its instructions and worked examples: 172 of
+        the 190 tokens of qwen2.5-coder's prompt for x*exp(x)); [] when shorter than
+        MIN_SHARED_HEAD. It is what the chats of two probe integrands share, less HEAD_MARGIN
         tokens, so it is the same for every prompt whatever the tokenizer does where the integrand
         starts; being fixed, a resumed run splits every prompt where the uninterrupted run did and
-        computes the same numbers. Call with the adapter disabled and no gradient."""
-        import copy
-
-        from transformers import DynamicCache
-
-        if self._ref_head is None:
+        computes the same numbers."""
+        if self._head is None:
             a, b = (self._prompt_ids({"id": "", "integrand": t})[0].tolist() for t in ("x", "y"))
             n = next((k for k, (u, v) in enumerate(zip(a, b)) if u != v), min(len(a), len(b))) - HEAD_MARGIN
-            cache = None
-            if n >= MIN_SHARED_HEAD:
-                cache = DynamicCache(config=self.model.config)
-                self.model(input_ids=torch.tensor([a[:n]], device=self.device), cache=cache, use_cache=True,
-                           logits_to_keep=1)
-            self._ref_head = (a[:max(n, 0)], cache)
-        head, cache = self._ref_head
-        ids = prompt_ids[0].tolist()
-        if cache is None or len(ids) <= len(head) or ids[:len(head)] != head:
-            return DynamicCache(config=self.model.config), 0
-        return copy.deepcopy(cache), len(head)
+            self._head = a[:n] if n >= MIN_SHARED_HEAD else []
+        return self._head
 
-    def _logprobs(self, grp: _Group, reference: bool = False) -> torch.Tensor:
-        """Per-token log-probs of the group's completions under the current weights -> (G, Tc);
-        `reference`: the reference pass (adapter disabled, no gradient), which reuses the head the
-        prompts share (`_reference_head`).
+    def _starts_with_head(self, grp: _Group) -> bool:
+        head = self._head_ids()
+        return bool(head) and grp.prompt_ids.shape[1] > len(head) and grp.prompt_ids[0, :len(head)].tolist() == head
+
+    def _run_head(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The head's keys and values per layer, (1, kv_heads, Th, head_dim) each, under the
+        current weights and grad mode."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=torch.tensor([self._head_ids()], device=self.device), cache=cache, use_cache=True,
+                   logits_to_keep=1)
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _logprobs(self, grp: _Group, head: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """Per-token log-probs of the group's completions under the current weights -> (G, Tc).
 
         Shares the prompt: one batch-1 pass over the prompt, then the G completions attend to its
-        repeated cache. With gradient checkpointing (which refuses a cache in training mode) the
-        full sequences are run instead.
+        repeated cache. `head`: the keys and values of the head the prompt starts with
+        (`_run_head`), so that only the prompt's tail runs here. With gradient checkpointing
+        (which refuses a cache in training mode) the full sequences are run instead.
         """
         from transformers import DynamicCache
 
@@ -348,7 +346,10 @@ class GRPOTrainer:
             ids = torch.cat([grp.prompt_ids.expand(G, -1), grp.completion_ids], dim=1)  # (G, Tp+Tc)
             logits = self.model(input_ids=ids, use_cache=False, logits_to_keep=Tc + 1).logits[:, :-1]
         else:
-            cache, n = self._reference_head(grp.prompt_ids) if reference else (DynamicCache(config=self.model.config), 0)
+            cache = DynamicCache(config=self.model.config)
+            for i, (k, v) in enumerate(head or []):
+                cache.update(k, v, i)  # a new tensor per layer, so the head itself is never extended
+            n = head[0][0].shape[-2] if head else 0
             # only the last prompt position's logits are needed (the vocabulary projection of the
             # other positions would be a quarter of the prompt's cost, forward and backward)
             prefix = self.model(input_ids=grp.prompt_ids[:, n:], cache=cache, use_cache=True, logits_to_keep=1)
@@ -362,6 +363,17 @@ class GRPOTrainer:
         logits = logits.float()
         chosen = logits.gather(-1, grp.completion_ids.unsqueeze(-1)).squeeze(-1)  # (G, Tc)
         return chosen - torch.logsumexp(logits, dim=-1)
+
+    def _reference_logprobs(self, grp: _Group) -> torch.Tensor:
+        """The group's per-token log-probs under the reference (the adapter disabled) -> (G, Tc).
+        The reference never changes, so the head its prompt starts with runs once per run."""
+        with torch.no_grad(), self.model.disable_adapter():
+            head = None
+            if self._starts_with_head(grp) and not self.cfg.grpo.gradient_checkpointing:
+                if self._ref_head is None:
+                    self._ref_head = self._run_head()
+                head = self._ref_head
+            return self._logprobs(grp, head)
 
     def completion_logprob(self, prompt: dict[str, Any], completion: str) -> float:
         """Summed log-probability of `completion` (as text) after `prompt` under the current policy."""
@@ -398,10 +410,9 @@ class GRPOTrainer:
             t = time.perf_counter()
             self.model.eval()
             if g.kl_coef > 0 and not self.adapter_is_identity():
-                with torch.no_grad(), self.model.disable_adapter():
-                    for grp in groups:
-                        if not _flat(grp):
-                            refs[id(grp)] = self._logprobs(grp, reference=True)
+                for grp in groups:
+                    if not _flat(grp):
+                        refs[id(grp)] = self._reference_logprobs(grp)
             train_s += time.perf_counter() - t
             for grp in groups:
                 all_rollouts.extend(grp.rollouts)
@@ -457,12 +468,20 @@ class GRPOTrainer:
         n_tokens = sum(float(grp.mask.sum()) for grp in groups)
         self.model.train()
         loss_sum = kl_sum = gap_sum = w_sum = capped = 0.0
+        # The head the prompts share runs once for all groups: each group's backward stops at
+        # detached copies of its keys and values (`leaves`), whose gradients, summed over the
+        # groups, then go back through the head in one backward. Same gradient, one head pass.
+        shared = {id(grp) for grp in groups if self._starts_with_head(grp)} if not g.gradient_checkpointing else set()
+        head = leaves = None
+        if len(shared) > 1:
+            head = self._run_head()
+            leaves = [(k.detach().requires_grad_(), v.detach().requires_grad_()) for k, v in head]
         for grp in groups:
             r = torch.tensor([ro.reward for ro in grp.rollouts], device=self.device)  # (G,)
             adv = group_advantages(r)  # (G,)
             for ro, a in zip(grp.rollouts, adv.tolist()):
                 ro.advantage = a
-            logp = self._logprobs(grp)  # (G, Tc), with grad
+            logp = self._logprobs(grp, leaves if id(grp) in shared else None)  # (G, Tc), with grad
             for ro, lp in zip(grp.rollouts, (logp.detach() * grp.mask).sum(1).tolist()):
                 ro.logprob = lp
             # old = the detached current policy (one update per batch): the ratio is 1 but carries d logp
@@ -479,6 +498,8 @@ class GRPOTrainer:
             terms.loss.backward()
             loss_sum += float(terms.loss.detach())
             kl_sum += terms.kl_sum
+        if head is not None:
+            torch.autograd.backward([t for kv in head for t in kv], [t.grad for kv in leaves for t in kv])
         self.model.eval()
         if stats is not None and any(grp.rollout_logp is not None for grp in groups):
             stats.logp_gap, stats.is_weight, stats.is_capped = gap_sum / n_tokens, w_sum / n_tokens, capped / n_tokens
