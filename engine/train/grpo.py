@@ -27,7 +27,9 @@ Because the ratio is 1 at the single update, old-policy log-probs need no separa
 forward with gradients gives them (detached). The policy and reference passes each run the shared
 prompt once (batch 1) and the G completions against its expanded KV cache, which saves most of
 their cost on long few-shot prompts; gradients flow through the prompt's keys and values too, so the
-result equals the plain full-sequence forward.
+result equals the plain full-sequence forward. Every solve prompt starts with the same head (its
+instructions and worked examples, about 90 % of its tokens): the reference pass keeps the head's
+keys and values for the whole run, and the update runs it once per step for all its groups.
 
 Reproducibility: [grpo] seed fixes the LoRA initialisation and the sampling RNG; checkpoints store
 the adapter, the optimizer, every RNG state and the caller's extra state (step, data cursor).
@@ -63,7 +65,7 @@ from engine.train.rollouts import choose_backend, gguf_source, importance_weight
 # (integrand, completion) pairs -> one RewardResult each, in order
 RewardFn = Callable[[list[tuple[str, str]]], list[RewardResult]]
 STOP = ("</answer>",)
-MIN_SHARED_HEAD = 16  # a shorter shared head of the solve prompts is not worth caching for the reference pass
+MIN_SHARED_HEAD = 16  # a shorter head shared by the solve prompts is run with each prompt instead
 HEAD_MARGIN = 8  # tokens before the integrand left out of that head (tokenizers merge across the boundary)
 
 
