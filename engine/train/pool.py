@@ -135,7 +135,7 @@ class VariantPool:
         the pool can be expected to give, one draw of each variant: the sum, over the variants
         solved at least once (screening's greedy answer included), of 1 - p^G - (1 - p)^G, with p
         the variant's solve rate so far (Laplace's rule, the greedy answer counted as a try).
-        A variant solved 9 times in 10 counts about half, a variant at 0.5 nearly one, so
+        At G = 8 a variant solved 39 times in 40 counts 0.32, one solved half the time 0.99, so
         variants the model has learnt to solve stop holding back screening."""
         expected = 0.0
         for s in self.stats.values():
