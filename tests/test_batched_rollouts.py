@@ -221,6 +221,10 @@ def test_adapter_swapped_in_after_an_update_raises_the_rewarded_completion(smoll
     # limit has equal length rewards and is drawn again, so more than one draw is fine)
     nxt = trainer.step(lambda: PROMPT)
     assert nxt.drawn >= 1 and len(nxt.rollouts) >= cfg.grpo.group_size
+    assert trainer.rollouts.engine.last_stats["head_reused"] > 0  # the prompt head stayed in the cache
+    assert nxt.updated
+    trainer.sample(PROMPT, 2, 0.0)  # after the update: answers that are checked never take a stale head
+    assert trainer.rollouts.engine.last_stats["head_reused"] == 0
 
 
 @pytest.mark.slow
@@ -244,3 +248,54 @@ def test_ttrl_test_samples_come_from_llamacpp_with_the_current_adapter(smollm2):
     assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
     greedy = trainer.sample(PROMPT, 2, 0.0)
     assert greedy[0] == greedy[1] and greedy[0]
+
+
+@pytest.mark.slow
+def test_prompt_head_is_kept_between_calls_and_evaluated_again_when_too_old(smollm2, tmp_path):
+    from engine.inference.batched import BatchedLlama, _common_prefix
+    from engine.inference.llamacpp import LlamaCppBackend
+
+    gguf, base_dir = smollm2
+    # two models: a backend frees its adapter when another is set, under every context on it
+    backend, other = LlamaCppBackend(gguf, n_ctx=512), LlamaCppBackend(gguf, n_ctx=512)
+    engine, fresh = BatchedLlama(backend), BatchedLlama(other)
+    a, b = _adapter(base_dir, tmp_path / "a", std=0.01), _adapter(base_dir, tmp_path / "b", std=0.01, seed=1)
+    try:
+        p1, p2 = (backend.prompt_tokens(solve_chat(f)) for f in ("x**2", "x*exp(x)"))
+        head = _common_prefix([p1, p2])
+        assert head > len(p2) // 2  # the instructions and worked examples
+        greedy = GenerationParams(n=2, temperature=0, max_tokens=24)
+        engine.set_adapter(a)
+        engine.generate([p1], greedy)
+        assert engine.last_stats["head_reused"] == 0 and engine.last_stats["prefill_tokens"] == len(p1)
+        kept = engine.generate([p2], greedy)
+        assert engine.last_stats["head_reused"] == head
+        assert engine.last_stats["prefill_tokens"] == len(p2) - head
+        fresh.set_adapter(a)
+        alone = fresh.generate([p2], greedy)  # a context that never saw p1
+        assert fresh.last_stats["head_reused"] == 0
+        for x, y in zip(kept[0], alone[0]):
+            if x.token_ids != y.token_ids:  # other cells, other batch shapes: only near ties may differ
+                _assert_near_tie(fresh, p2, x.token_ids, y.token_ids)
+        # scoring reuses the head too, and the log-probs are those of a fresh evaluation
+        mine, theirs = engine.score(p2, [alone[0][0].token_ids]), fresh.score(p2, [alone[0][0].token_ids])
+        assert engine.last_stats["head_reused"] > 0
+        assert max(abs(x - y) for x, y in zip(mine[0], theirs[0])) < 0.3
+        # an adapter swap makes the head stale: evaluated again unless head_reuse allows its age
+        engine.set_adapter(b)
+        engine.generate([p1], greedy)
+        assert engine.last_stats["head_reused"] == 0
+        engine.set_adapter(a)
+        engine.generate([p2], greedy, head_age=1)
+        assert engine.last_stats["head_reused"] == head  # one swap old: kept
+        engine.set_adapter(b)
+        engine.generate([p1], greedy, head_age=1)
+        assert engine.last_stats["head_reused"] == 0  # two swaps old: evaluated again
+        engine.set_adapter(a)
+        engine.score(p2, [[1, 2]])
+        assert engine.last_stats["head_reused"] == 0  # scoring never takes a stale head
+    finally:
+        engine.close()
+        fresh.close()
+        backend.close()
+        other.close()

@@ -116,6 +116,43 @@ def test_a_variant_the_model_always_solves_stops_counting_in_the_reserve():
     assert pool.promising(8) < 0.3  # a variant never solved adds nothing
 
 
+def test_screening_moves_on_to_harder_variants_when_the_drawn_ones_are_always_solved():
+    """With the reserve held, one chunk a step is screened while the draws are expected to hold
+    fewer than screen_signal_share groups with signal, and only while screening has taken under
+    screen_time_share of the time since it started."""
+    from engine.train.pool import VariantPool
+    from engine.train.screen import Screener
+
+    cfg = Config()
+    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = 1, 0.05, 0
+    pool = VariantPool(tree(), cfg.variants)
+    seen = []
+
+    def sample_many(rows, n, temperature, max_tokens):
+        seen.append([r["id"] for r in rows])
+        return [[RIGHT.get(r["integrand"], "0")] for r in rows]
+
+    def judge(items):
+        return [RIGHT.get(integrand) == text for integrand, text in items]
+
+    screener = Screener(pool, sample_many, judge, cfg)
+    screener.started -= 100.0  # as if training had run 100 s since screening started
+    assert screener.top_up() == 1 and seen == [["a2"]]  # the reserve asked for it
+    for _ in range(80):
+        pool.record("a2", ok=True)  # the rollouts find a2 always solved
+    assert screener.promising() >= cfg.variants.screen_reserve  # the reserve still holds
+    assert pool.signal_share(8) < 0.1
+    assert screener.top_up() == 1 and seen[-1] == ["b"]  # one chunk, not all that is left
+    assert screener.top_up() == 1 and seen[-1] == ["a1"]  # b was never solved: still starved
+    assert pool.signal_share(8) > cfg.variants.screen_signal_share  # a1 is at the edge
+    assert screener.top_up() == 0 and len(seen) == 3
+    cfg.variants.screen_signal_share = 1.0
+    screener.seconds = 30.0  # screening has had over a quarter of the time: no more for the share
+    assert screener.top_up() == 0
+    screener.seconds = 0.0
+    assert screener.top_up() == 1 and seen[-1] == ["a"]
+
+
 def test_grow_level_adds_easier_variants_below_the_leaves():
     """One level of easier symbolic variants below the given leaves: ids continue below each parent,
     depth + 1, leaves first, nothing already in the pool or equal to an evaluation problem."""

@@ -8,6 +8,15 @@ and out (`set_adapter`). One `generate` call samples n completions for each of P
                `llama_decode` calls as the batch size allows (several prompts share a call);
                `llama_memory_seq_cp` then gives its KV cells to the other n - 1 sequences of the
                group (a unified cache shares the cells, it does not copy them)
+     head      the prompts' common head (the solve prompt's instructions and worked examples) stays
+               in the cache after the call, under a sequence id of its own, and the next call that
+               starts with it copies its cells instead of evaluating it again. Under the same
+               adapter that is exact (up to the float noise of other batch shapes). After an adapter
+               swap the head is evaluated again, unless `generate`'s head_age allows it to be that
+               many swaps old: GRPO rollouts then sample from a policy whose head is a few updates stale, which
+               the importance weights see and correct, like any other rollout-policy gap (the
+               in-flight weight updates of PipelineRL, Piche et al. 2025, keep stale caches the same
+               way)
   2. decode    one `llama_batch` per step holds the last token of every unfinished sequence (P x n
                rows at the start), each with its own sequence id and position, so the weights are
                read once per step for all of them
@@ -55,6 +64,15 @@ class Completion:
 
 
 @dataclass
+class _Head:
+    """The prompt head kept in the cache: its tokens, and the adapter swap count when its oldest
+    cell was evaluated."""
+
+    tokens: list[int]
+    adapter_tag: int
+
+
+@dataclass
 class _Seq:
     prompt: int
     seq_id: int
@@ -80,6 +98,8 @@ class BatchedLlama:
         self.last_threads = 0
         self._ctx = None  # llama_cpp._internals.LlamaContext
         self._n_ctx = self._n_seq = 0
+        self._head: _Head | None = None  # kept under sequence id self._n_seq - 1
+        self._adapter_tag = 0  # adapter swaps so far
         self._vocab = self.llm._model.vocab
         self._is_end = lambda t: bool(llama_cpp.llama_vocab_is_eog(self._vocab, t))
         self.last_stats: dict[str, float] = {}
@@ -91,9 +111,10 @@ class BatchedLlama:
         import llama_cpp
         from llama_cpp import _internals
 
+        n_seq += 1  # the last sequence id keeps the prompt head between calls
         if n_seq > llama_cpp.llama_max_parallel_sequences():
-            raise LadderError(f"{n_seq} sequences at once exceed llama.cpp's limit "
-                              f"({llama_cpp.llama_max_parallel_sequences()})")
+            raise LadderError(f"{n_seq - 1} sequences at once exceed llama.cpp's limit "
+                              f"({llama_cpp.llama_max_parallel_sequences() - 1})")
         n_train = self.llm._model.n_ctx_train()
         if n_cells > n_train * 4:
             raise LadderError(f"{n_cells} KV cells needed; too many sequences or tokens for one batch")
@@ -147,12 +168,14 @@ class BatchedLlama:
         if self._ctx is not None:  # detach first: the backend frees the old adapter
             llama_cpp.llama_set_adapters_lora(self._ctx.ctx, None, 0, None)
         self.backend.set_adapter(adapter, scale)
+        self._adapter_tag += 1
         self._apply_adapter()
 
     def close(self) -> None:
         if self._ctx is not None:
             self._ctx.close()
             self._ctx = None
+        self._head = None
 
     # ------------------------------------------------------------------------------ helpers
 
@@ -181,28 +204,51 @@ class BatchedLlama:
         m = row.max()
         return row - (m + math.log(np.exp(row - m).sum()))
 
-    def _prefill(self, batch, prompts: list[list[int]], first_seq: list[int]) -> list[np.ndarray]:
+    def _prefill(self, batch, prompts: list[list[int]], first_seq: list[int], max_age: int = 0) -> list[np.ndarray]:
         """Evaluate each prompt under first_seq[i]; returns the log-probs after each prompt's last
         token (read right after the decode call that held it, before the batch is reused).
 
-        Prompts of one call usually share a long head (the solve prompt's instructions and worked
-        examples; only the integrand differs): that common prefix is evaluated once under the first
-        prompt's sequence and its cells shared with the others (`llama_memory_seq_cp`), so only the
-        differing tails are decoded per prompt."""
+        The prompts' common prefix (the solve prompt's instructions and worked examples; only the
+        integrand differs) is evaluated once under the first prompt's sequence and its cells shared
+        with the others (`llama_memory_seq_cp`), so only the differing tails are decoded per
+        prompt. The part of it the kept head covers is not evaluated at all, when that head is at
+        most `max_age` adapter swaps old. The prefix is then kept as the next call's head."""
         import llama_cpp
 
         mem = llama_cpp.llama_get_memory(self._ctx.ctx)
-        llama_cpp.llama_memory_clear(mem, True)
+        head_seq = self._n_seq - 1
+        reused = self._reusable_head(prompts, max_age)
+        if reused:
+            llama_cpp.llama_memory_seq_keep(mem, head_seq)
+            llama_cpp.llama_memory_seq_rm(mem, head_seq, reused, -1)
+            llama_cpp.llama_memory_seq_cp(mem, head_seq, first_seq[0], -1, -1)
+        else:
+            llama_cpp.llama_memory_clear(mem, True)
         # every prompt keeps at least its last token to itself: its logits start the completion
-        shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1) if len(prompts) > 1 else 0
+        shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1)
         last: dict[int, np.ndarray] = {}
-        if shared > 0:
-            self._feed(batch, [(0, pos, prompts[0][pos]) for pos in range(shared)], prompts, first_seq, last)
-            for i in range(1, len(prompts)):
-                llama_cpp.llama_memory_seq_cp(mem, first_seq[0], first_seq[i], -1, -1)
+        self._feed(batch, [(0, pos, prompts[0][pos]) for pos in range(reused, shared)], prompts, first_seq, last)
+        for i in range(1, len(prompts)):
+            llama_cpp.llama_memory_seq_cp(mem, first_seq[0], first_seq[i], -1, -1)
         tails = [(i, pos, p[pos]) for i, p in enumerate(prompts) for pos in range(shared, len(p))]
         self._feed(batch, tails, prompts, first_seq, last)
+        if shared > reused:
+            llama_cpp.llama_memory_seq_rm(mem, head_seq, -1, -1)
+            llama_cpp.llama_memory_seq_cp(mem, first_seq[0], head_seq, 0, shared)
+        # the head's age is its oldest cell's
+        tag = self._head.adapter_tag if reused else self._adapter_tag
+        self._head = _Head(prompts[0][:shared], tag) if shared else None
+        self.last_stats = {"prefill_tokens": sum(len(p) for p in prompts) - reused - (len(prompts) - 1) * shared,
+                           "head_reused": reused}
         return [last[i] for i in range(len(prompts))]
+
+    def _reusable_head(self, prompts: list[list[int]], max_age: int) -> int:
+        """How many leading tokens of the kept head all `prompts` start with (each keeping its last
+        token to itself), or 0 when there is no head or it is more than max_age adapter swaps old."""
+        head = self._head
+        if head is None or self._adapter_tag - head.adapter_tag > max_age:
+            return 0
+        return min(min(_common_prefix([head.tokens, p]), len(p) - 1) for p in prompts)
 
     def _feed(self, batch, items: list[tuple[int, int, int]], prompts: list[list[int]], first_seq: list[int],
               last: dict[int, np.ndarray]) -> None:
@@ -240,9 +286,11 @@ class BatchedLlama:
 
     # ------------------------------------------------------------------------------ sampling
 
-    def generate(self, prompts: list[list[int]], params: GenerationParams) -> list[list[Completion]]:
+    def generate(self, prompts: list[list[int]], params: GenerationParams, head_age: int = 0) -> list[list[Completion]]:
         """params.n completions of each prompt (token ids), all decoded together; result[i][j] is
-        completion j of prompt i. Sequence (i, j) samples with seed params.seed + 1000 i + j."""
+        completion j of prompt i. Sequence (i, j) samples with seed params.seed + 1000 i + j.
+        `head_age`: adapter swaps the kept prompt head may be older than the current adapter (0:
+        exact, the policy of the current adapter)."""
         import llama_cpp
 
         n = max(params.n, 1)
@@ -255,7 +303,7 @@ class BatchedLlama:
         t0 = time.perf_counter()
         try:
             first = [i * n for i in range(len(prompts))]
-            last = self._prefill(batch, prompts, first)
+            last = self._prefill(batch, prompts, first, head_age)
             t_prefill = time.perf_counter() - t0
             mem = llama_cpp.llama_get_memory(self._ctx.ctx)
             for i, p in enumerate(prompts):
@@ -289,7 +337,7 @@ class BatchedLlama:
                 llama_cpp.llama_sampler_free(s.sampler)
         total = time.perf_counter() - t0
         tokens = sum(len(s.out.token_ids) for s in seqs)
-        self.last_stats = {"prefill_s": t_prefill, "seconds": total, "tokens": tokens, "decode_calls": steps,
+        self.last_stats = {**self.last_stats, "prefill_s": t_prefill, "seconds": total, "tokens": tokens, "decode_calls": steps,
                            "threads": self.last_threads,
                            "tokens_per_s": tokens / total if total > 0 else 0.0}
         out: list[list[Completion]] = [[] for _ in prompts]

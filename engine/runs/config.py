@@ -103,6 +103,12 @@ class VariantConfig:
     # compute-bound on a CPU, so every token of a rambling answer costs)
     screen: bool = True
     screen_reserve: float = 8.0
+    # and, the reserve held, one more chunk before a step while the draws are expected to hold
+    # fewer than screen_signal_share groups with signal (VariantPool.signal_share: the variants
+    # drawn are solved nearly always) and screening has taken under screen_time_share of the time
+    # since it started, so that it moves on to harder variants without eating the run
+    screen_signal_share: float = 0.5
+    screen_time_share: float = 0.25
     screen_samples: int = 2
     screen_chunk: int = 64
     screen_max_tokens: int = 48
@@ -142,6 +148,9 @@ class GRPOConfig:
     rollout_backend: str = "auto"  # auto | hf | llamacpp
     rollout_gguf: str = "model"  # llamacpp rollout file: model (its own quantisation) | q8_0 | f16 copy
     is_cap: float = 2.0  # truncated importance weight min(pi_train/pi_rollout, cap) on llamacpp rollouts; 0 = off
+    # optimizer steps llama.cpp's cached solve-prompt head may be older than the adapter it samples
+    # with (0: evaluated again after every step); the importance weights correct the stale head
+    rollout_head_reuse: int = 4
     seed: int = 0
 
 

@@ -276,7 +276,8 @@ class GRPOTrainer:
         self.rollouts.sync(self.model)
         prompt_ids = [self._prompt_ids(p) for p in prompts]
         seed = int(torch.randint(0, 2**31 - 1, (1,)))  # from the trainer's RNG: resumes reproduce it
-        outs = self.rollouts.generate([p[0].tolist() for p in prompt_ids], G, s.temperature, s.max_tokens, STOP, seed)
+        outs = self.rollouts.generate([p[0].tolist() for p in prompt_ids], G, s.temperature, s.max_tokens, STOP, seed,
+                                      training=True)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         groups = []
         for prompt, ids, completions in zip(prompts, prompt_ids, outs):

@@ -178,10 +178,11 @@ def screening(run: RunDir, pool: VariantPool, trainer: GRPOTrainer, cfg: Config,
 
     def on_chunk(result: dict[str, Any], done: int, total: int) -> None:
         solved = sum(s.greedy for s in result.values())
-        promising = screener.promising()
-        sink.emit(Phase(phase="screen", done=done, total=total, detail=f"{promising:.1f} groups with signal in reserve"))
-        sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, "
-                 f"the pool promises {promising:.1f} groups with signal")
+        promising, share = screener.promising(), pool.signal_share(cfg.grpo.group_size)
+        sink.emit(Phase(phase="screen", done=done, total=total,
+                        detail=f"{promising:.1f} groups with signal in reserve, {share:.0%} of draws expected"))
+        sink.log(f"screened {len(result)} variants ({done}/{total}): {solved} solved greedily, the pool promises "
+                 f"{promising:.1f} groups with signal, {share:.0%} of the next draw's groups")
         report()
 
     def on_grow(nodes: list[Node]) -> None:

@@ -137,15 +137,13 @@ class VariantPool:
         the variant's solve rate so far (Laplace's rule, the greedy answer counted as a try).
         At G = 8 a variant solved 39 times in 40 counts 0.32, one solved half the time 0.99, so
         variants the model has learnt to solve stop holding back screening."""
-        expected = 0.0
-        for s in self.stats.values():
-            greedy = s.greedy is not None
-            verified = s.successes + bool(s.greedy)
-            if verified == 0:
-                continue
-            p = (verified + 1) / (s.attempts + greedy + 2)
-            expected += 1 - p ** group - (1 - p) ** group
-        return expected
+        return sum(_mixed_chance(s, group) for s in self.stats.values())
+
+    def signal_share(self, group: int) -> float:
+        """The share of groups with signal the next draw is expected to hold: each variant's
+        chance of a mixed group (as in `promising`), averaged with the weights `sample` draws by."""
+        weights = {i: self.weight(i) for i in self.nodes}
+        return sum(w * _mixed_chance(self.stats[i], group) for i, w in weights.items()) / sum(weights.values())
 
     def edge(self) -> list[str]:
         """Ids of the variants whose solve rate is strictly between 0 and 1."""
@@ -160,3 +158,14 @@ class VariantPool:
         self.draws = int(state["draws"])
         for i, s in state["stats"].items():
             self.stats[i] = SolveStats(**s)
+
+
+def _mixed_chance(s: SolveStats, group: int) -> float:
+    """The chance that a group of `group` completions of a variant holds a verified and a failed
+    answer, 1 - p^G - (1 - p)^G, with p its solve rate by Laplace's rule (screening's greedy answer
+    counted as a try); 0 for a variant never solved."""
+    verified = s.successes + bool(s.greedy)
+    if verified == 0:
+        return 0.0
+    p = (verified + 1) / (s.attempts + (s.greedy is not None) + 2)
+    return 1 - p ** group - (1 - p) ** group

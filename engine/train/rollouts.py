@@ -27,6 +27,13 @@ each token is multiplied by a truncated importance weight min(pi_train / pi_roll
 constant that corrects the sampling distribution and cannot blow up on a token the quantised
 model liked much more than the trained one. `[grpo] rollout_gguf` can instead (or as well) roll out
 from a higher-precision copy of the trainer's weights (q8_0 or f16, made once and cached).
+
+Stale prompt head. Most of what llama.cpp evaluates before sampling is the head every solve prompt
+starts with (instructions and worked examples). It stays in llama.cpp's cache between calls
+(engine/inference/batched.py); with `[grpo] rollout_head_reuse = k` it is evaluated again only every
+k + 1 optimizer steps, so the steps between sample after a head evaluated under an adapter up to k
+updates old. The log-probs llama.cpp reports are those of the policy that really sampled, stale
+head included, so the importance weights correct this gap as they correct the quantisation's.
 """
 
 from __future__ import annotations
@@ -112,6 +119,8 @@ class LlamaCppRollouts:
         self.path = rollout_file(source, g.rollout_gguf)
         self.backend = LlamaCppBackend(self.path, model_name=cfg.model, n_ctx=512)
         self.engine = BatchedLlama(self.backend)
+        if g.rollout_head_reuse < 0:
+            raise LadderError(f"[grpo] rollout_head_reuse must be 0 or more, not {g.rollout_head_reuse}")
         self._synced: int | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="ladder-rollout-")
         self.sync_s = 0.0  # time spent exporting and swapping adapters, cumulative
@@ -145,14 +154,16 @@ class LlamaCppRollouts:
         return True
 
     def generate(self, prompts: list[list[int]], n: int, temperature: float, max_tokens: int,
-                 stop: tuple[str, ...], seed: int) -> list[list[Completion]]:
-        """n completions of each prompt (token ids), all P x n decoded together."""
+                 stop: tuple[str, ...], seed: int, training: bool = False) -> list[list[Completion]]:
+        """n completions of each prompt (token ids), all P x n decoded together. `training`:
+        rollouts GRPO trains on, which may start from a stale prompt head ([grpo]
+        rollout_head_reuse); other answers (screening, TTRL's checks) come from the current policy."""
         from engine.inference.base import GenerationParams
 
         s = self.cfg.sample
         params = GenerationParams(n=n, temperature=temperature, max_tokens=max_tokens, top_p=s.top_p,
                                   top_k=s.top_k, min_p=s.min_p, seed=seed, stop=stop)
-        return self.engine.generate(prompts, params)
+        return self.engine.generate(prompts, params, self.cfg.grpo.rollout_head_reuse if training else 0)
 
     def close(self) -> None:
         self.engine.close()

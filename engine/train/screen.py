@@ -18,6 +18,7 @@ screened and none was ever verified grows one more level of easier variants belo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,14 +134,20 @@ class Screener:
     promises fewer than [variants] screen_reserve groups with signal (each variant solved at least
     once counts by its chance of a mixed group, so one the model now always solves stops counting),
     in an order that visits every tree early (round robin over the
-    trees, the easier, deeper variants of each first). While screening is on, the pool draws the
+    trees, the easier, deeper variants of each first). A reserve is not enough once the model
+    solves the variants drawn nearly always: most groups then come back all verified (the 1.5B's
+    share of groups with signal fell from 69 % to 30 % within 30 minutes). So while the draws are
+    expected to hold fewer than [variants] screen_signal_share groups with signal, one more chunk,
+    harder variants, is screened before each step, as long as screening has taken under
+    screen_time_share of the time since it started. While screening is on, the pool draws the
     variants not screened yet only rarely (engine/train/pool.py)."""
 
     def __init__(self, pool: Any, sample_many: SampleFn, judge: JudgeFn, cfg: Config, grow: GrowFn | None = None):
         self.pool, self.sample_many, self.judge, self.cfg, self.grow_fn = pool, sample_many, judge, cfg, grow
         pool.screening = True
         self.barren: set[str] = set()  # trees whose deepest variants had nothing easier to give
-        self.seconds = 0.0
+        self.seconds = 0.0  # spent screening
+        self.started = time.perf_counter()
         self._order()
 
     def trees(self) -> dict[str, list[Node]]:
@@ -171,6 +178,15 @@ class Screener:
     def promising(self) -> float:
         """Groups with signal the pool can be expected to give, at the trainer's group size."""
         return self.pool.promising(self.cfg.grpo.group_size)
+
+    def starved(self) -> bool:
+        """Whether the draws are expected to hold fewer than screen_signal_share groups with
+        signal while screening has taken under screen_time_share of the time since it started,
+        and some variants are left."""
+        v = self.cfg.variants
+        elapsed = time.perf_counter() - self.started
+        return (self.seconds <= v.screen_time_share * elapsed and bool(self.pending())
+                and self.pool.signal_share(self.cfg.grpo.group_size) < v.screen_signal_share)
 
     def unsolved_trees(self) -> dict[str, list[Node]]:
         """The deepest variants of each tree that may still grow: every variant screened (or tried
@@ -206,18 +222,16 @@ class Screener:
     def top_up(self, on_chunk: Callable[[dict[str, Screened], int, int], None] | None = None,
                on_grow: Callable[[list[Node]], None] | None = None,
                on_start: Callable[[], None] | None = None) -> int:
-        """Grow the trees nothing was solved in, and screen chunks while `needed()`;
-        `on_grow(variants)` after a growth, `on_start()` before the first chunk and
-        `on_chunk(screened, done, total)` after each. Returns how many were screened."""
-        import time
-
+        """Grow the trees nothing was solved in, and screen chunks while `needed()`, or one
+        chunk if `starved()`; `on_grow(variants)` after a growth, `on_start()` before the first
+        chunk and `on_chunk(screened, done, total)` after each. Returns how many were screened."""
         v = self.cfg.variants
         done = 0
         while True:
             grown = self.grow()
             if grown and on_grow is not None:
                 on_grow(grown)
-            if not self.needed():
+            if not (self.needed() or (done == 0 and self.starved())):
                 break
             if done == 0 and on_start is not None:
                 on_start()
