@@ -60,12 +60,14 @@ def test_edge_needs_a_success_and_a_failure():
     assert (r.variants, r.solvable, r.edge) == (1, 1, 1)
 
 
-def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
+def greedy_screener(chunk: int, reserve: float):
+    """A Screener over tree() whose model answers greedily what RIGHT knows (no samples); returns
+    the config, the pool, the screener and the list of chunks it asked about."""
     from engine.train.pool import VariantPool
     from engine.train.screen import Screener
 
     cfg = Config()
-    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = 2, 0.9, 0
+    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = chunk, reserve, 0
     pool = VariantPool(tree(), cfg.variants)
     seen = []
 
@@ -76,7 +78,11 @@ def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
     def judge(items):
         return [RIGHT.get(integrand) == text for integrand, text in items]
 
-    screener = Screener(pool, sample_many, judge, cfg)
+    return cfg, pool, Screener(pool, sample_many, judge, cfg), seen
+
+
+def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
+    cfg, pool, screener, seen = greedy_screener(chunk=2, reserve=0.9)
     # round robin over the trees, the deepest variant of each first
     assert [n.id for n in screener.order] == ["a2", "b", "a1", "a"]
     # while screening, a variant not screened yet weighs what a saturated one does
@@ -120,22 +126,7 @@ def test_screening_moves_on_to_harder_variants_when_the_drawn_ones_are_always_so
     """With the reserve held, one chunk a step is screened while the draws are expected to hold
     fewer than screen_signal_share groups with signal, and only while screening has taken under
     screen_time_share of the time since it started."""
-    from engine.train.pool import VariantPool
-    from engine.train.screen import Screener
-
-    cfg = Config()
-    cfg.variants.screen_chunk, cfg.variants.screen_reserve, cfg.variants.screen_samples = 1, 0.05, 0
-    pool = VariantPool(tree(), cfg.variants)
-    seen = []
-
-    def sample_many(rows, n, temperature, max_tokens):
-        seen.append([r["id"] for r in rows])
-        return [[RIGHT.get(r["integrand"], "0")] for r in rows]
-
-    def judge(items):
-        return [RIGHT.get(integrand) == text for integrand, text in items]
-
-    screener = Screener(pool, sample_many, judge, cfg)
+    cfg, pool, screener, seen = greedy_screener(chunk=1, reserve=0.05)
     screener.started -= 100.0  # as if training had run 100 s since screening started
     assert screener.top_up() == 1 and seen == [["a2"]]  # the reserve asked for it
     for _ in range(80):
