@@ -952,6 +952,8 @@ class Ablation:
                 f"{rec['steps_run']} steps; greedy after TTRL {'right' if rec['greedy_ok'] else 'wrong'}")
         attempted = len(records)
         anytime = sum(bool(r["solved"]) for r in records)
+        # solved by the test samples taken before the first update: sampling, not test-time learning
+        before = sum(bool(r["solved"]) and r["step"] == 0 for r in records)
         greedy_after = sum(bool(r["greedy_ok"]) for r in records)
         by_set = {s: [r for r in records if r["set"] == s] for s in self.sets}
         synthetic = {s: {"problems": ttrl_rows(reports[s], by_set[s]), "n_problems": reports[s]["n_problems"], "k": 0}
@@ -967,6 +969,7 @@ class Ablation:
                 "failed_by_ladder": len(failed), "attempted": attempted,
                 "minutes_per_problem": self.args.ttrl_minutes, "max_steps_per_problem": self.args.ttrl_steps,
                 "solved_anytime": anytime, "anytime_share": anytime / attempted if attempted else None,
+                "solved_before_any_update": before,
                 "greedy_right_after": greedy_after, "greedy_after_share": greedy_after / attempted if attempted else None,
                 "problems": [{key: r.get(key) for key in ("id", "set", "integrand", "solved", "step", "answer",
                                                         "steps_run", "greedy_answer", "greedy_ok", "spent_s",
