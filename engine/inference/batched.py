@@ -1,8 +1,8 @@
 """Many sequences decoded together by llama.cpp, through llama-cpp-python's low-level API.
 
-`BatchedLlama` owns one llama.cpp context (unified KV cache, up to 256 sequences) on the model a
-`LlamaCppBackend` has loaded, so the base weights stay resident while LoRA adapters are swapped in
-and out (`set_adapter`). One `generate` call samples n completions for each of P prompts:
+`BatchedLlama` owns one llama.cpp context (unified KV cache, up to 255 sequences and the kept head)
+on the model a `LlamaCppBackend` has loaded, so the base weights stay resident while LoRA adapters
+are swapped in and out (`set_adapter`). One `generate` call samples n completions for each of P prompts:
 
   1. prefill   every prompt is evaluated once, under the first sequence id of its group, in as few
                `llama_decode` calls as the batch size allows (several prompts share a call);
