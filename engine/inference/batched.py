@@ -2,7 +2,8 @@
 
 `BatchedLlama` owns one llama.cpp context (unified KV cache, up to 255 sequences and the kept head)
 on the model a `LlamaCppBackend` has loaded, so the base weights stay resident while LoRA adapters
-are swapped in and out (`set_adapter`). One `generate` call samples n completions for each of P prompts:
+are swapped in and out (`set_adapter`). One `generate` call samples n completions for each of P
+prompts:
 
   1. prefill   every prompt is evaluated once, under the first sequence id of its group, in as few
                `llama_decode` calls as the batch size allows (several prompts share a call);
@@ -11,12 +12,12 @@ are swapped in and out (`set_adapter`). One `generate` call samples n completion
      head      the prompts' common head (the solve prompt's instructions and worked examples) stays
                in the cache after the call, under a sequence id of its own, and the next call that
                starts with it copies its cells instead of evaluating it again. Under the same
-               adapter that is exact (up to the float noise of other batch shapes). After an adapter
-               swap the head is evaluated again, unless `generate`'s head_age allows it to be that
-               many swaps old: GRPO rollouts then sample from a policy whose head is a few updates stale, which
-               the importance weights see and correct, like any other rollout-policy gap (the
-               in-flight weight updates of PipelineRL, Piche et al. 2025, keep stale caches the same
-               way)
+               adapter that is exact (up to the float noise of other batch shapes). After an
+               adapter swap the head is evaluated again, unless `generate`'s head_age allows it to
+               be that many swaps old: GRPO rollouts then sample from a policy whose head is a few
+               updates stale, which the importance weights see and correct like any other
+               rollout-policy gap (PipelineRL's in-flight weight updates, Piche et al. 2025, keep
+               stale caches the same way)
   2. decode    one `llama_batch` per step holds the last token of every unfinished sequence (P x n
                rows at the start), each with its own sequence id and position, so the weights are
                read once per step for all of them
