@@ -182,3 +182,19 @@ def test_state_round_trip_restores_draws_and_stats():
     old = pool_with(0, 0)
     old.load_state_dict({"draws": 0, "stats": {"v": {"attempts": 1, "successes": 0, "last_draw": -1}}})
     assert old.stats["v"].greedy is None and old.weight("v") == pytest.approx(0.7)
+
+
+def test_signal_share_is_the_draw_weighted_mean_of_each_variants_chance_of_a_mixed_group():
+    pool = VariantPool([node("a"), node("b"), node("c")], VariantConfig(**CFG))
+    for j in range(4):
+        pool.record("a", j < 2)  # p by Laplace (2 + 1) / (4 + 2) = 1/2, edge weight 0.3 + 2.0
+    for _ in range(4):
+        pool.record("b", True)  # p = 5/6, saturated weight 0.3
+    for _ in range(4):
+        pool.record("c", False)  # never solved: no chance, saturated weight 0.3
+    mixed_a, mixed_b = 1 - 0.5 ** 8 - 0.5 ** 8, 1 - (5 / 6) ** 8 - (1 / 6) ** 8
+    assert pool.promising(8) == pytest.approx(mixed_a + mixed_b)
+    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b) / (2.3 + 0.3 + 0.3))
+    pool.record_screen("c", greedy=True, samples=0, solved=0)  # a verified greedy answer: p = (1 + 1) / (4 + 1 + 2)
+    mixed_c = 1 - (2 / 7) ** 8 - (5 / 7) ** 8
+    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b + 0.3 * mixed_c) / 2.9)
