@@ -37,9 +37,11 @@ session left an arm unfinished):
   bench/results/ablation-<date>.json and .png (bench/plot_ablation.py)
   bench/results/adapters/ladder/ the LADDER arm's final adapter as bf16 safetensors (<= 40 MB),
                                  replaced, not accumulated
-  bench/results/ablation-<date>/ each finished arm's record and evaluation reports: a driver started on
-                                 another machine (empty runs/) restores them and goes on with the rest
-With `--commit` each finished arm's files are committed at once (only those paths).
+  bench/results/ablation-<date>/ each finished arm's record and evaluation reports, and each finished
+                                 TTRL problem's record: a driver started on another machine (empty runs/)
+                                 restores them and goes on with the rest
+With `--commit` each finished arm's files, and each finished TTRL problem's, are committed at once
+(only those paths).
 
 Work folder `runs/ablation-<date>/` (give the same `--date` to resume):
   settings.json      what must stay equal across arms and sessions (checked on every start)
@@ -734,12 +736,18 @@ class Ablation:
     def archive(self) -> Path:
         return self.results / self.name
 
+    def archive_file(self, src: Path) -> Path:
+        """Copy one file of the work folder to the same place in the archive; returns the copy."""
+        dest = self.archive / src.relative_to(self.work)
+        atomic_write(dest, src.read_text())
+        return dest
+
     def archive_arm(self, arm: str) -> Path:
         """Copy the finished arm's record, its reports and the shared settings into the archive."""
         rec = json.loads((self.state / f"{arm}.json").read_text())
         for src in (self.work / "settings.json", self.state / f"{arm}.json",
                     *(self.work / p for p in rec["reports"].values())):
-            atomic_write(self.archive / src.relative_to(self.work), src.read_text())
+            self.archive_file(src)
         return self.archive
 
     def restore(self) -> None:
@@ -762,6 +770,10 @@ class Ablation:
                 copy_dir(exported, self.work / rec["final_adapter"])
             atomic_write(local, saved.read_text())
             log(f"{saved.stem}: finished on an earlier machine; restored from {_shown(self.archive)}")
+        for saved in sorted((self.archive / "ladder_ttrl").rglob("*.json")):
+            local = self.work / saved.relative_to(self.archive)
+            if not local.exists():  # a TTRL problem finished on an earlier machine
+                atomic_write(local, saved.read_text())
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -948,8 +960,14 @@ class Ablation:
             atomic_write_json(root / f"{pid}.budget.json", extra)
             rec = {**json.loads(done_file.read_text())[0], "set": set_name, **extra}
             records.append(rec)
-            log(f"  ttrl {pid}: {'solved at step ' + str(rec['step']) if rec['solved'] else 'not solved'} in "
-                f"{rec['steps_run']} steps; greedy after TTRL {'right' if rec['greedy_ok'] else 'wrong'}")
+            outcome = (f"{'solved at step ' + str(rec['step']) if rec['solved'] else 'not solved'} in "
+                       f"{rec['steps_run']} steps; greedy after TTRL {'right' if rec['greedy_ok'] else 'wrong'}")
+            log(f"  ttrl {pid}: {outcome}")
+            # The arm takes about two hours: each finished problem is archived (and committed) so that
+            # a new machine redoes only the problem that was cut short.
+            saved = [self.archive_file(f) for f in (done_file, root / f"{pid}.budget.json")]
+            self.commit_paths(saved, f"Ablation {self.args.date}, arm ladder_ttrl: problem {i}/{len(chosen)} "
+                                     f"({pid}) {outcome}")
         attempted = len(records)
         anytime = sum(bool(r["solved"]) for r in records)
         # solved by the test samples taken before the first update: sampling, not test-time learning
@@ -1042,20 +1060,26 @@ class Ablation:
             log(f"  plot failed: {e!r}")
         return path
 
-    def commit(self, arm: str, extra: Sequence[Path] = ()) -> None:
+    def commit_paths(self, paths: Sequence[Path], message: str) -> None:
+        """With --commit, git-commit `paths` (and nothing else) in the results' repository."""
         if not self.args.commit:
             return
-        paths = [self.results / f"{self.name}.json", self.results / f"{self.name}.png", self.archive, *extra]
         repo = repo_root(self.results)
         if repo is None or not all(p.resolve().is_relative_to(repo) for p in paths):
             log("  --commit: the results are not in a git work tree; not committing")
+            return
+        git_commit(paths, message, repo)
+
+    def commit(self, arm: str, extra: Sequence[Path] = ()) -> None:
+        if not self.args.commit:
             return
         rec = json.loads((self.results / f"{self.name}.json").read_text())["arms"][arm]
         acc = rec.get("greedy_accuracy")
         msg = (f"Ablation {self.args.date}, arm {arm} finished ({self.args.model}, {self.args.minutes:g} min per arm): "
                f"greedy {acc:.1%} on {rec.get('n')} held-out problems; results JSON and plot rewritten"
                if acc is not None else f"Ablation {self.args.date}: arm {arm} finished")
-        git_commit(paths, msg, repo)
+        self.commit_paths([self.results / f"{self.name}.json", self.results / f"{self.name}.png", self.archive, *extra],
+                          msg)
 
     # -- main loop ------------------------------------------------------------------------------
 

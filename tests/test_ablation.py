@@ -255,6 +255,35 @@ def test_finished_arms_survive_a_new_machine(ablation, tmp_path):
     assert new.done("ladder")["final_step"] == 9  # the local record wins
 
 
+def test_finished_ttrl_problems_survive_a_new_machine(ablation, tmp_path):
+    """Each TTRL problem that finished is archived on its own; a driver on an empty work folder gets
+    its record and budget back (so only the problem cut short is redone), and never overwrites a
+    local record."""
+    def make(work: str):
+        return ablation.Ablation(ablation.parse_args(["--date", "x", "--work", str(tmp_path / work),
+                                                      "--results", str(tmp_path / "results")]))
+
+    old = make("old")
+    root = old.work / "ladder_ttrl" / "from-step-7"
+    (root / "u3").mkdir(parents=True)
+    record = [{"id": "u3", "solved": True, "step": 2, "greedy_ok": False, "steps_run": 2}]
+    (root / "u3" / "ttrl.json").write_text(json.dumps(record))
+    (root / "u3.budget.json").write_text('{"spent_s": 300.2, "stopped_by_budget": true}')
+    saved = [old.archive_file(f) for f in (root / "u3" / "ttrl.json", root / "u3.budget.json")]
+    assert saved[0] == tmp_path / "results" / "ablation-x" / "ladder_ttrl" / "from-step-7" / "u3" / "ttrl.json"
+
+    new = make("new")
+    new.state.mkdir(parents=True)
+    new.restore()
+    back = new.work / "ladder_ttrl" / "from-step-7"
+    assert json.loads((back / "u3" / "ttrl.json").read_text()) == record
+    assert json.loads((back / "u3.budget.json").read_text())["spent_s"] == 300.2
+
+    (back / "u3" / "ttrl.json").write_text("[]")
+    new.restore()
+    assert (back / "u3" / "ttrl.json").read_text() == "[]"  # the local record wins
+
+
 def test_settings_pin_the_code(ablation, tmp_path, monkeypatch):
     """Every arm must be trained by the same code: the first start records the commit, a settings file
     from before that key adopts it, and a start from other code is refused with the worktree hint."""
