@@ -21,6 +21,7 @@ def test_step_changes_only_lora_weights(tiny_dir):
     before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
     stats = trainer.step(lambda: PROMPT)
     assert stats.updated and stats.groups == 1 and len(stats.rollouts) == 4
+    assert 1 <= stats.distinct <= 4 and stats.event_fields()["distinct"] == stats.distinct
     changed = {k for k, v in trainer.model.named_parameters() if not torch.equal(v, before[k])}
     assert changed, "the step changed nothing"
     assert all("lora_" in k for k in changed), f"non-LoRA weights changed: {sorted(changed)[:3]}"
@@ -59,6 +60,43 @@ def test_shared_prompt_logprobs_equal_full_sequence(tiny_dir):
         logits = trainer.model(input_ids=full_ids).logits[:, ids.shape[1] - 1:-1]
         full = torch.log_softmax(logits.float(), -1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)
     assert torch.allclose(shared, full, atol=1e-4)
+
+
+def test_identical_completions_run_once_with_the_same_logprobs_and_gradient(tiny_dir):
+    """A group whose completions repeat runs each distinct completion once; the log-probs and the
+    gradient of a row-weighted sum equal those of running every row on its own."""
+    from engine.train.grpo import _Group
+
+    trainer = GRPOTrainer(tiny_dir, trainer_config(), reward_fn=by_length)
+    with torch.no_grad():  # an adapter that is not the identity, so that LoRA gradients are not trivial
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.05)
+    ids = trainer._prompt_ids(PROMPT)
+    a = trainer.generate(ids, 1, 1.0, 5)[0]
+    b = a.clone()
+    b[-1] = (b[-1] + 1) % trainer.model.config.vocab_size
+    completions = torch.stack([a, b, a, a])  # (4, Tc): two distinct rows
+    weights = torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+
+    def grads_of(groups: list[_Group], rows: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        trainer.model.zero_grad(set_to_none=True)
+        logps = [trainer._logprobs(g) for g in groups]
+        sum((lp * w).sum() for lp, w in zip(logps, rows)).backward()
+        return torch.cat(logps).detach(), [p.grad.clone() for p in trainer.params]
+
+    batch_sizes = []
+    hook = trainer.model.get_input_embeddings().register_forward_hook(
+        lambda _m, inp, _o: batch_sizes.append(inp[0].shape[0]))
+    together, g_together = grads_of([_Group(PROMPT, ids, completions, torch.ones_like(completions, dtype=torch.float), [])],
+                                    [weights])
+    hook.remove()
+    assert max(batch_sizes) == 2  # the prompt once, then the two distinct completions
+    alone, g_alone = grads_of([_Group(PROMPT, ids, c[None], torch.ones(1, len(c)), []) for c in completions],
+                              list(weights[:, None]))
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert sum(float(g.abs().sum()) for g in g_together) > 0
+    assert all(torch.allclose(x, y, rtol=1e-4, atol=1e-6) for x, y in zip(g_together, g_alone))
 
 
 def test_reference_pass_reuses_the_head_the_prompts_share(tiny_dir):

@@ -118,6 +118,7 @@ class Step(Event):
     verified_trained: int | None = None  # of those, the ones in groups the update used
     signal_groups: int | None = None  # groups holding both a verified and a failed completion
     drawn: int | None = None  # groups drawn, resampled ones included
+    distinct: int | None = None  # distinct completions among those trained on (each runs once)
     rollout_tokens_per_s: float | None = None
     logp_gap: float | None = None  # mean |log p_rollout - log p_train| per token (llama.cpp rollouts)
     is_weight: float | None = None  # mean truncated importance weight

@@ -109,6 +109,7 @@ class StepStats:
     verified_trained: int = 0  # verified completions in the groups the update used
     signal_groups: int = 0  # drawn groups holding both a verified and a failed completion
     drawn: int = 0  # groups drawn (trained + skipped)
+    distinct: int = 0  # distinct completions in the groups the update used (identical ones run once)
     logp_gap: float = 0.0  # llama.cpp rollouts: mean |log pi_train - log pi_rollout| per trained token
     is_weight: float = 1.0  # mean truncated importance weight over trained tokens
     is_capped: float = 0.0  # share of trained tokens whose weight hit [grpo] is_cap
@@ -127,6 +128,7 @@ class StepStats:
             "train_s": round(self.train_s, 2), "opt_s": round(self.opt_s, 2),
             "groups": self.groups, "skipped": self.skipped, "updated": self.updated,
             "verified": self.verified, "verified_trained": self.verified_trained, "signal_groups": self.signal_groups, "drawn": self.drawn,
+            "distinct": self.distinct,
             "rollout_tokens_per_s": round(self.tokens_per_s, 1), "logp_gap": round(self.logp_gap, 4),
             "is_weight": round(self.is_weight, 4), "is_capped": round(self.is_capped, 4),
         }
@@ -341,12 +343,18 @@ class GRPOTrainer:
         repeated cache. `head`: the keys and values of the head the prompt starts with
         (`_run_head`), so that only the prompt's tail runs here. With gradient checkpointing
         (which refuses a cache in training mode) the full sequences are run instead.
+
+        Identical completions (common once a variant is solved: the same short answer, token for
+        token) run once: a row's log-probs depend on its token ids alone, and indexing the U
+        distinct rows back out to G makes autograd sum their gradients, so the result and its
+        gradient are exactly those of running all G.
         """
         from transformers import DynamicCache
 
-        G, Tc = grp.completion_ids.shape
+        completions, rows = torch.unique(grp.completion_ids, dim=0, return_inverse=True)  # (U, Tc), (G,)
+        U, Tc = completions.shape
         if self.cfg.grpo.gradient_checkpointing and self.model.training:
-            ids = torch.cat([grp.prompt_ids.expand(G, -1), grp.completion_ids], dim=1)  # (G, Tp+Tc)
+            ids = torch.cat([grp.prompt_ids.expand(U, -1), completions], dim=1)  # (U, Tp+Tc)
             logits = self.model(input_ids=ids, use_cache=False, logits_to_keep=Tc + 1).logits[:, :-1]
         else:
             cache = DynamicCache(config=self.model.config)
@@ -356,16 +364,16 @@ class GRPOTrainer:
             # only the last prompt position's logits are needed (the vocabulary projection of the
             # other positions would be a quarter of the prompt's cost, forward and backward)
             prefix = self.model(input_ids=grp.prompt_ids[:, n:], cache=cache, use_cache=True, logits_to_keep=1)
-            cache.batch_repeat_interleave(G)
+            cache.batch_repeat_interleave(U)
             # the prompt's last position predicts the first completion token
-            first = prefix.logits[:, -1:].expand(G, -1, -1)  # (G, 1, V)
+            first = prefix.logits[:, -1:].expand(U, -1, -1)  # (U, 1, V)
             logits = first
             if Tc > 1:
-                rest = self.model(input_ids=grp.completion_ids[:, :-1], cache=cache, use_cache=True).logits
-                logits = torch.cat([first, rest], dim=1)  # (G, Tc, V)
+                rest = self.model(input_ids=completions[:, :-1], cache=cache, use_cache=True).logits
+                logits = torch.cat([first, rest], dim=1)  # (U, Tc, V)
         logits = logits.float()
-        chosen = logits.gather(-1, grp.completion_ids.unsqueeze(-1)).squeeze(-1)  # (G, Tc)
-        return chosen - torch.logsumexp(logits, dim=-1)
+        chosen = logits.gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (U, Tc)
+        return (chosen - torch.logsumexp(logits, dim=-1))[rows]  # (G, Tc)
 
     def _reference_logprobs(self, grp: _Group) -> torch.Tensor:
         """The group's per-token log-probs under the reference (the adapter disabled) -> (G, Tc).
@@ -429,7 +437,8 @@ class GRPOTrainer:
 
         stats = StepStats(False, 0.0, 0.0, 0.0, 0.0, 0.0, tokens, len(kept), skipped, gen_s,
                           verify_s, train_s, 0.0, 0.0, all_rollouts,
-                          verified=sum(r.ok for r in all_rollouts), signal_groups=signal, drawn=len(kept) + skipped)
+                          verified=sum(r.ok for r in all_rollouts), signal_groups=signal, drawn=len(kept) + skipped,
+                          distinct=sum(len(torch.unique(grp.completion_ids, dim=0)) for grp in kept))
         trained = [r for grp in kept for r in grp.rollouts]
         scored = trained or all_rollouts
         rewards = torch.tensor([r.reward for r in scored])
