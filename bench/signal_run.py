@@ -37,7 +37,7 @@ ANCHOR = {"verified_per_hour": 14, "correctness_signal_share": round(4 / 42, 4),
           "source": "bench/results/ablation-2026-11-25.json, LADDER with symbolic variants (issue #14's table)"}
 
 
-def summarize(run: Path, spent_s: float) -> dict[str, Any]:
+def summarize(run: Path, spent_s: float, group_size: int) -> dict[str, Any]:
     """Totals over the run's step events (a step redone after a kill counts once, its last time)."""
     events = list(read_events(run / "events.jsonl"))
     steps = {int(e["step"]): e for e in events if e["type"] == "step"}
@@ -60,6 +60,8 @@ def summarize(run: Path, spent_s: float) -> dict[str, Any]:
         "drawn_groups": drawn, "signal_groups": total("signal_groups"),
         "verified_per_hour": round(total("verified_trained") / hours, 1) if hours else None,
         "correctness_signal_share": round(total("signal_groups") / drawn, 4) if drawn else None,
+        # trained completions that ran in the forward/backward passes: identical ones run once
+        "distinct_trained": total("distinct"), "trained_completions": total("groups") * group_size,
         "rollout_tokens_per_s_mean": round(sum(e.get("rollout_tokens_per_s") or 0 for e in rows) / len(rows), 1) if rows else None,
         "step_s_mean": round(sum(e.get("seconds") or 0 for e in rows) / len(rows), 1) if rows else None,
         "seconds_before_first_step": round(first_step_t - events[0]["t"], 1) if rows and events else None,
@@ -120,7 +122,7 @@ def main() -> None:
             raise SystemExit(f"`ladder train` exited with code {code}; see {work / 'engine.log'}")
         progress["load_1min"].append(round(os.getloadavg()[0], 2))
         atomic_write_json(progress_path, progress)
-    result = summarize(run, progress["spent_s"])
+    result = summarize(run, progress["spent_s"], a.group_size)
     result.update({"model": a.model, "minutes": a.minutes, "settings": settings, "anchor": ANCHOR,
                    "config": json.loads((run / "config.json").read_text()),
                    "load_1min_at_starts_and_ends": progress.get("load_1min"),
