@@ -30,18 +30,21 @@ def test_step_changes_only_lora_weights(tiny_dir):
 
 
 def test_flat_group_is_skipped_and_resampled(tiny_dir):
-    draws = []
+    """A flat group is dropped and another drawn, and each round's verdicts reach `on_scored`
+    before the next round is drawn (so a pool stops offering what just came back flat)."""
+    seen = []
 
     def draw():
-        draws.append(1)
+        seen.append("draw")
         return PROMPT
 
     trainer = GRPOTrainer(tiny_dir, trainer_config(max_resample=2),
                           reward_fn=lambda items: [RewardResult(0.05, False, "x", "") for _ in items])
     before = trainer.lora_state()
-    stats = trainer.step(draw)
+    stats = trainer.step(draw, on_scored=lambda rollouts: seen.append([r.ok for r in rollouts]))
     assert not stats.updated and stats.groups == 0 and stats.skipped == 3
-    assert len(draws) == 3  # the first draw and two resamples
+    # the first draw and two resamples, each scored (4 failed completions) before the next draw
+    assert seen == ["draw", [False] * 4] * 3
     assert all(torch.equal(v, before[k]) for k, v in trainer.lora_state().items())
 
 

@@ -112,10 +112,9 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
             break
         if top_up is not None:
             top_up()
-        stats = trainer.step(draw)
+        stats = trainer.step(draw, on_scored=pool.record_rollouts)
         step += 1
         for r in stats.rollouts:
-            pool.record(r.variant, r.ok)
             sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
                       answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason, advantage=round(r.advantage, 4)))
         last = stats.event_fields()

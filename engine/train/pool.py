@@ -88,6 +88,12 @@ class VariantPool:
         s.attempts += 1
         s.successes += bool(ok)
 
+    def record_rollouts(self, rollouts: Iterable[Any]) -> None:
+        """Count every scored rollout (anything with `.variant` and `.ok`), as GRPOTrainer.step's
+        `on_scored` after each round of draws."""
+        for r in rollouts:
+            self.record(r.variant, r.ok)
+
     def record_screen(self, variant_id: str, greedy: bool, samples: int, solved: int) -> None:
         """Count screening's answers (engine/train/screen.py): the samples as attempts, the
         greedy answer as a sign of solvability."""

@@ -52,10 +52,9 @@ def ttrl_problem(trainer: Any, problem: Problem, cfg: Config, steps: int, *, sin
         answer = solved_by(trainer.sample(test, cfg.ttrl.test_samples, cfg.sample.temperature))
         step = 0
         while answer is None and step < steps and not (control is not None and control.checkpoint()):
-            stats = trainer.step(lambda: pool.sample(1, rng)[0].to_dict())
+            stats = trainer.step(lambda: pool.sample(1, rng)[0].to_dict(), on_scored=pool.record_rollouts)
             step += 1
             for r in stats.rollouts:
-                pool.record(r.variant, r.ok)
                 sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
                                   answer=r.answer, reward=r.reward, ok=r.ok, reason=r.reason,
                                   advantage=round(r.advantage, 4), problem=problem.id))
