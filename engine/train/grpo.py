@@ -145,6 +145,10 @@ class _Group:
     rollouts: list[Rollout]
     rollout_logp: torch.Tensor | None = None  # (G, Tc) log-probs under the llama.cpp rollout policy
 
+    def distinct(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The distinct completions (U, Tc) and, for each of the G rows, its index among them (G,)."""
+        return torch.unique(self.completion_ids, dim=0, return_inverse=True)
+
 
 def _flat(grp: _Group) -> bool:
     """Every completion of the group earned the same reward: all advantages are 0, nothing to learn."""
@@ -351,7 +355,7 @@ class GRPOTrainer:
         """
         from transformers import DynamicCache
 
-        completions, rows = torch.unique(grp.completion_ids, dim=0, return_inverse=True)  # (U, Tc), (G,)
+        completions, rows = grp.distinct()  # (U, Tc), (G,)
         U, Tc = completions.shape
         if self.cfg.grpo.gradient_checkpointing and self.model.training:
             ids = torch.cat([grp.prompt_ids.expand(U, -1), completions], dim=1)  # (U, Tp+Tc)
@@ -443,7 +447,7 @@ class GRPOTrainer:
         stats = StepStats(False, 0.0, 0.0, 0.0, 0.0, 0.0, tokens, len(kept), skipped, gen_s,
                           verify_s, train_s, 0.0, 0.0, all_rollouts,
                           verified=sum(r.ok for r in all_rollouts), signal_groups=signal, drawn=len(kept) + skipped,
-                          distinct=sum(len(torch.unique(grp.completion_ids, dim=0)) for grp in kept))
+                          distinct=sum(len(grp.distinct()[0]) for grp in kept))
         trained = [r for grp in kept for r in grp.rollouts]
         scored = trained or all_rollouts
         rewards = torch.tensor([r.reward for r in scored])
