@@ -5,6 +5,7 @@ draw. Written so that changing any constant or comparison in engine/train/pool.p
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -185,16 +186,45 @@ def test_state_round_trip_restores_draws_and_stats():
 
 
 def test_signal_share_is_the_draw_weighted_mean_of_each_variants_chance_of_a_mixed_group():
-    pool = VariantPool([node("a"), node("b"), node("c")], VariantConfig(**CFG))
+    # prior 1 (uniform) keeps the Beta-binomial chances in small fractions, worked out by hand:
+    # E[p^8] for p ~ Beta(a, b) is (a)(a+1)...(a+7) / ((a+b)(a+b+1)...(a+b+7))
+    pool = VariantPool([node("a"), node("b"), node("c")], VariantConfig(**CFG, pool_prior=1.0))
     for j in range(4):
-        pool.record("a", j < 2)  # p by Laplace (2 + 1) / (4 + 2) = 1/2, edge weight 0.3 + 2.0
+        pool.record("a", j < 2)  # Beta(3, 3): E[p^8] = 3*4*5 / (11*12*13) = 5/143, edge weight 0.3 + 2.0
     for _ in range(4):
-        pool.record("b", True)  # p = 5/6, saturated weight 0.3
+        pool.record("b", True)  # Beta(5, 1): E[p^8] = 5/13, E[(1-p)^8] = 8! 5! / 13! = 1/1287; weight 0.3
     for _ in range(4):
         pool.record("c", False)  # never solved: no chance, saturated weight 0.3
-    mixed_a, mixed_b = 1 - 0.5 ** 8 - 0.5 ** 8, 1 - (5 / 6) ** 8 - (1 / 6) ** 8
-    assert pool.promising(8) == pytest.approx(mixed_a + mixed_b)
-    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b) / (2.3 + 0.3 + 0.3))
-    pool.record_screen("c", greedy=True, samples=0, solved=0)  # a verified greedy answer: p = (1 + 1) / (4 + 1 + 2)
-    mixed_c = 1 - (2 / 7) ** 8 - (5 / 7) ** 8
-    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b + 0.3 * mixed_c) / 2.9)
+    mixed_a, mixed_b = 1 - 10 / 143, 1 - 5 / 13 - 1 / 1287
+    assert pool.promising(8) == pytest.approx(mixed_a + mixed_b, rel=1e-12)
+    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b) / (2.3 + 0.3 + 0.3), rel=1e-12)
+    # a verified greedy answer counts as a try: Beta(2, 5), E[p^8] = 3/1001, E[(1-p)^8] = 15/91
+    pool.record_screen("c", greedy=True, samples=0, solved=0)
+    mixed_c = 1 - 3 / 1001 - 15 / 91
+    assert pool.signal_share(8) == pytest.approx((2.3 * mixed_a + 0.3 * mixed_b + 0.3 * mixed_c) / 2.9, rel=1e-12)
+
+
+def beta_moment(a: float, b: float, g: int) -> float:
+    """E[p^g] for p ~ Beta(a, b), as the ratio of Beta functions B(a + g, b) / B(a, b)."""
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+    return math.exp(log_beta(a + g, b) - log_beta(a, b))
+
+
+def test_a_variant_solved_on_all_its_screening_answers_is_not_counted_as_a_sure_mixed_group():
+    """Greedy plus 2 of 2 samples verified: with the default Jeffreys prior Beta(1/2, 1/2) the
+    predicted chance of a mixed group of 8 is 0.46 (the 1.5B's run saw 46 % such groups), not the
+    0.83 that Laplace's single rate 4/5 gave, so the screening share rule can fire."""
+    pool = VariantPool([node("v")], VariantConfig(**CFG))
+    assert pool.cfg.pool_prior == 0.5
+    pool.record_screen("v", greedy=True, samples=2, solved=2)
+    expected = 1 - beta_moment(3.5, 0.5, 8) - beta_moment(0.5, 3.5, 8)
+    assert pool.signal_share(8) == pytest.approx(expected, rel=1e-9)
+    assert 0.45 < expected < 0.47 and 1 - 0.8 ** 8 - 0.2 ** 8 > 0.83
+    # more evidence narrows the prediction towards the plug-in value
+    for _ in range(20):
+        pool.record("v", True)
+    for _ in range(20):
+        pool.record("v", False)
+    assert pool.promising(8) == pytest.approx(1 - beta_moment(23.5, 20.5, 8) - beta_moment(20.5, 23.5, 8), rel=1e-9)
+    assert pool.promising(8) > 0.98

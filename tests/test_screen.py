@@ -4,6 +4,8 @@ per-tree report."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from engine.runs.config import Config
@@ -82,7 +84,7 @@ def greedy_screener(chunk: int, reserve: float):
 
 
 def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
-    cfg, pool, screener, seen = greedy_screener(chunk=2, reserve=0.9)
+    cfg, pool, screener, seen = greedy_screener(chunk=2, reserve=0.6)
     # round robin over the trees, the deepest variant of each first
     assert [n.id for n in screener.order] == ["a2", "b", "a1", "a"]
     # while screening, a variant not screened yet weighs what a saturated one does
@@ -90,8 +92,11 @@ def test_screener_visits_every_tree_early_and_stops_at_the_reserve():
     chunks = []
     assert screener.top_up(lambda result, done, total: chunks.append((sorted(result), done, total))) == 2
     assert seen == [["a2", "b"]] and chunks == [(["a2", "b"], 2, 4)]
-    # a2's greedy answer verified, nothing else known: p = 2/3, a mixed group of 8 is 96 % likely
-    assert screener.promising() == pytest.approx(1 - (2 / 3) ** 8 - (1 / 3) ** 8)
+    # a2's greedy answer verified, nothing else known: p ~ Beta(1.5, 0.5), whose E[p^8] is
+    # (1.5)(2.5)...(8.5) / (2)(3)...(9), and E[(1-p)^8] = (0.5)(1.5)...(7.5) / (2)(3)...(9)
+    all_ok = math.prod(k + 1.5 for k in range(8)) / math.factorial(9)
+    all_bad = math.prod(k + 0.5 for k in range(8)) / math.factorial(9)
+    assert screener.promising() == pytest.approx(1 - all_ok - all_bad) and 0.6 < screener.promising() < 0.61
     assert [n.id for n in screener.pending()] == ["a1", "a"]
     assert pool.weight("a2") == pytest.approx(cfg.variants.pool_solvable_weight * cfg.variants.pool_depth_weight ** 2)
     assert screener.top_up() == 0  # the reserve holds
@@ -111,9 +116,11 @@ def test_a_variant_the_model_always_solves_stops_counting_in_the_reserve():
     cfg = Config()
     pool = VariantPool([Node("a", None, 0, "root", "user", "x"), Node("b", None, 0, "root", "user", "x**2")], cfg.variants)
     assert pool.promising(8) == 0  # nothing solved, nothing promised
-    pool.record_screen("a", greedy=True, samples=2, solved=1)  # 2 of 3 verified: p = 3/5
+    pool.record_screen("a", greedy=True, samples=2, solved=1)  # 2 of 3 verified: p ~ Beta(2.5, 1.5)
     half = pool.promising(8)
-    assert half == pytest.approx(1 - 0.6 ** 8 - 0.4 ** 8) and half > 0.98
+    all_ok = math.prod(k + 2.5 for k in range(8)) / math.prod(k + 4 for k in range(8))
+    all_bad = math.prod(k + 1.5 for k in range(8)) / math.prod(k + 4 for k in range(8))
+    assert half == pytest.approx(1 - all_ok - all_bad) and half > 0.85
     for k in range(80):
         pool.record("a", ok=k != 0)  # the rollouts then solve it 79 times in 80
     assert pool.promising(8) < 0.3
@@ -126,7 +133,7 @@ def test_screening_moves_on_to_harder_variants_when_the_drawn_ones_are_always_so
     """With the reserve held, one chunk a step is screened while the draws are expected to hold
     fewer than screen_signal_share groups with signal, and only while screening has taken under
     screen_time_share of the time since it started."""
-    cfg, pool, screener, seen = greedy_screener(chunk=1, reserve=0.05)
+    cfg, pool, screener, seen = greedy_screener(chunk=1, reserve=0.02)
     screener.started -= 100.0  # as if training had run 100 s since screening started
     assert screener.top_up() == 1 and seen == [["a2"]]  # the reserve asked for it
     for _ in range(80):

@@ -7,6 +7,7 @@ updates its variant's solve rate, and draws favour variants solved sometimes but
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -139,17 +140,18 @@ class VariantPool:
     def promising(self, group: int) -> float:
         """How many groups of `group` completions with signal (a verified and a failed answer)
         the pool can be expected to give, one draw of each variant: the sum, over the variants
-        solved at least once (screening's greedy answer included), of 1 - p^G - (1 - p)^G, with p
-        the variant's solve rate so far (Laplace's rule, the greedy answer counted as a try).
-        At G = 8 a variant solved 39 times in 40 counts 0.32, one solved half the time 0.99, so
-        variants the model has learnt to solve stop holding back screening."""
-        return sum(_mixed_chance(s, group) for s in self.stats.values())
+        solved at least once (screening's greedy answer included), of each one's predicted chance
+        of a mixed group (`mixed_chance`). At G = 8 a variant solved 39 times in 40 counts 0.24,
+        one solved 20 times in 40 0.99, so variants the model has learnt to solve stop holding
+        back screening."""
+        return sum(mixed_chance(s, group, self.cfg.pool_prior) for s in self.stats.values())
 
     def signal_share(self, group: int) -> float:
         """The share of groups with signal the next draw is expected to hold: each variant's
         chance of a mixed group (as in `promising`), averaged with the weights `sample` draws by."""
         weights = {i: self.weight(i) for i in self.nodes}
-        return sum(w * _mixed_chance(self.stats[i], group) for i, w in weights.items()) / sum(weights.values())
+        prior = self.cfg.pool_prior
+        return sum(w * mixed_chance(self.stats[i], group, prior) for i, w in weights.items()) / sum(weights.values())
 
     def edge(self) -> list[str]:
         """Ids of the variants whose solve rate is strictly between 0 and 1."""
@@ -166,12 +168,17 @@ class VariantPool:
             self.stats[i] = SolveStats(**s)
 
 
-def _mixed_chance(s: SolveStats, group: int) -> float:
-    """The chance that a group of `group` completions of a variant holds a verified and a failed
-    answer, 1 - p^G - (1 - p)^G, with p its solve rate by Laplace's rule (screening's greedy answer
-    counted as a try); 0 for a variant never solved."""
+def mixed_chance(s: SolveStats, group: int, prior: float) -> float:
+    """The predicted chance that a group of `group` completions of a variant holds a verified and
+    a failed answer: 1 - E[p^G] - E[(1 - p)^G] with the solve rate p ~ Beta(prior + verified,
+    prior + failed) (screening's greedy answer counted as a try), the Beta-binomial predictive.
+    Averaging over p, rather than plugging in one estimate, is what keeps a variant solved on its
+    3 screening answers from counting as a near-certain mixed group. 0 for a variant never solved."""
     verified = s.successes + bool(s.greedy)
     if verified == 0:
         return 0.0
-    p = (verified + 1) / (s.attempts + (s.greedy is not None) + 2)
-    return 1 - p ** group - (1 - p) ** group
+    a, b = prior + verified, prior + s.attempts + (s.greedy is not None) - verified
+    # E[p^G] for p ~ Beta(a, b) is the product of (a + k) / (a + b + k) over k < G
+    all_verified = math.prod((a + k) / (a + b + k) for k in range(group))
+    all_failed = math.prod((b + k) / (a + b + k) for k in range(group))
+    return 1 - all_verified - all_failed
