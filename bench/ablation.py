@@ -85,6 +85,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, machine_info
 
+from engine.inference.device import cpu_has_native_bf16
 from engine.runs.events import read_events
 from engine.runs.files import atomic_write, atomic_write_json
 
@@ -405,6 +406,7 @@ def training_record(run_dir: Path, sessions: Sequence[dict[str, Any]] = ()) -> d
                                      "verified_trained": e.get("verified_trained"),
                                      "signal_groups": e.get("signal_groups"), "drawn": e.get("drawn")}
     ordered = [steps[s] for s in sorted(steps)]
+    dtypes = sorted({e["dtype"] for e in events if e.get("type") == "run_started" and e.get("dtype")})
     first_step_t = min((e["t"] for e in events if e.get("type") == "step"), default=None)
     variant_t = [e["t"] for e in events if e.get("type") == "variant" and (first_step_t is None or e["t"] < first_step_t)]
     tree_s = round(variant_t[-1] - events[0]["t"], 1) if variant_t and events else 0.0
@@ -415,6 +417,7 @@ def training_record(run_dir: Path, sessions: Sequence[dict[str, Any]] = ()) -> d
         "verified_trained": sum(p["verified_trained"] or 0 for p in ordered),
         "correctness_signal_share": round(sum(p["signal_groups"] or 0 for p in ordered) / drawn, 4) if drawn else None,
         "steps_done": len(ordered), "tree_size": len(read_jsonl(tree)) if tree.exists() else 0,
+        "train_dtypes": dtypes,
         "tree_seconds": tree_s,
         "steps_with_verified_answer": sum(a > 0 for a in acc),
         "reward_mean": round(sum(p["reward_mean"] or 0 for p in ordered) / len(ordered), 4) if ordered else None,
@@ -1113,6 +1116,10 @@ class Ablation:
                                   {"at": dt.datetime.now().isoformat(timespec="seconds"), "error": str(e)[:2000]})
                 continue
             rec["wall_s_this_session"] = round(time.time() - t0, 1)
+            # Sessions land on different machines, and the wall-clock budget buys more steps on a
+            # CPU with bf16 in hardware: each arm says where it finished.
+            rec["machine"] = {**{k: v for k, v in machine_info().items() if k in ("cpu", "cores", "gpu")},
+                              "native_bf16": cpu_has_native_bf16()}
             rec["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
             atomic_write_json(self.state / f"{arm}.json", rec)
             (self.state / f"{arm}.failed.json").unlink(missing_ok=True)

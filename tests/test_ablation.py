@@ -167,10 +167,11 @@ def test_export_adapter_bf16_and_replaced(ablation, tmp_path):
 def test_training_record_minutes_and_redone_steps(ablation, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    events = [{"type": "variant", "t": 100.0}, {"type": "run_started", "t": 110.0},
+    events = [{"type": "variant", "t": 100.0}, {"type": "run_started", "t": 110.0, "dtype": "float32"},
               {"type": "step", "t": 160.0, "step": 1, "reward_mean": 0.05, "accuracy": 0.0},
               {"type": "step", "t": 220.0, "step": 2, "reward_mean": 0.3, "accuracy": 0.25},
-              # killed, resumed: step 2 is redone in the second session
+              # killed, resumed on a machine with bf16: step 2 is redone in the second session
+              {"type": "run_started", "t": 1010.0, "dtype": "bfloat16"},
               {"type": "step", "t": 1060.0, "step": 2, "reward_mean": 0.5, "accuracy": 0.5}]
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     sessions = [{"started": 90.0, "clock_start": 90.0, "spent_before": 0.0},
@@ -180,6 +181,7 @@ def test_training_record_minutes_and_redone_steps(ablation, tmp_path):
     assert [p["minute"] for p in rec["per_step"]] == [pytest.approx(70 / 60, abs=1e-3), pytest.approx(210 / 60, abs=1e-3)]
     assert rec["per_step"][1]["reward_mean"] == 0.5
     assert rec["steps_with_verified_answer"] == 1
+    assert rec["train_dtypes"] == ["bfloat16", "float32"]
 
 
 def test_bootstrap_mean_interval():

@@ -41,10 +41,10 @@ def test_flat_group_is_skipped_and_resampled(tiny_dir):
     trainer = GRPOTrainer(tiny_dir, trainer_config(max_resample=2),
                           reward_fn=lambda items: [RewardResult(0.05, False, "x", "") for _ in items])
     before = trainer.lora_state()
-    stats = trainer.step(draw, on_scored=lambda rollouts: seen.append([r.ok for r in rollouts]))
+    stats = trainer.step(draw, on_scored=lambda groups: seen.append([[r.ok for r in g] for g in groups]))
     assert not stats.updated and stats.groups == 0 and stats.skipped == 3
-    # the first draw and two resamples, each scored (4 failed completions) before the next draw
-    assert seen == ["draw", [False] * 4] * 3
+    # the first draw and two resamples, each scored (one group of 4 failed completions) before the next draw
+    assert seen == ["draw", [[False] * 4]] * 3
     assert all(torch.equal(v, before[k]) for k, v in trainer.lora_state().items())
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from helpers import TINY_TRAIN_CONFIG
 
 from engine.commands import run as cli_run
+from engine.inference.device import dtype_name, pick_train_dtype
 from engine.runs.events import read_events
 
 CONFIG = TINY_TRAIN_CONFIG
@@ -41,6 +42,8 @@ def test_train_then_resume_ends_at_step_5(tmp_path, problems_file, tiny_dir):
     finished = events_of(out, "run_finished")
     assert [e["status"] for e in finished] == ["done", "done"] and finished[-1]["steps"] == 5
     assert events_of(out, "run_started")[-1]["resumed_from"] == 3
+    # the dtype the trainer chose on this CPU, as the ablation's records read it
+    assert {e["dtype"] for e in events_of(out, "run_started")} == {dtype_name(pick_train_dtype("cpu"))}
     assert len(events_of(out, "rollout")) == 5 * 2
     variants = events_of(out, "variant")
     assert {v["integrand"] for v in variants if v["depth"] == 0} == {"x", "cos(x)", "exp(2*x)"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 import pytest
 
@@ -16,7 +17,7 @@ from engine.train.pool import SolveStats, VariantPool
 from engine.variants.nodes import Node
 
 # distinct values, so a weight identifies the branch and the factors that produced it
-CFG = dict(pool_min_attempts=3, pool_unseen_weight=0.7, pool_edge_weight=2.0, pool_saturated_weight=0.3,
+CFG = dict(pool_memory=0, pool_min_attempts=3, pool_unseen_weight=0.7, pool_edge_weight=2.0, pool_saturated_weight=0.3,
            pool_depth_weight=1.5, pool_recency_window=0, pool_solvable_weight=1.3)
 
 
@@ -36,7 +37,7 @@ def test_fresh_pool_state():
     assert pool.draws == 0 and len(pool) == 2 and pool.nodes["b"].depth == 2
     assert pool.stats == {"a": SolveStats(0, 0, -1), "b": SolveStats(0, 0, -1)}
     fresh = {"attempts": 0, "successes": 0, "last_draw": -1, "greedy": None}
-    assert pool.state_dict() == {"draws": 0, "stats": {"a": fresh, "b": fresh}, "grown": []}
+    assert pool.state_dict() == {"draws": 0, "stats": {"a": fresh, "b": fresh}, "grown": [], "recent": []}
     assert pool.rate("a") is None and pool.edge() == []
     with pytest.raises(LadderError, match="empty"):
         VariantPool([], VariantConfig())
@@ -166,7 +167,7 @@ def test_state_round_trip_restores_draws_and_stats():
     pool.sample(1, random.Random(0))
     state = pool.state_dict()
     assert state == {"draws": 2, "stats": {"v": {"attempts": 5, "successes": 2, "last_draw": 2, "greedy": True}},
-                     "grown": []}
+                     "grown": [], "recent": []}
     other = pool_with(0, 0, pool_recency_window=3)
     other.load_state_dict({"draws": "2", "stats": state["stats"]})
     assert other.draws == 2 and isinstance(other.draws, int) and other.stats == pool.stats
@@ -179,6 +180,10 @@ def test_state_round_trip_restores_draws_and_stats():
     again.load_state_dict(pool.state_dict())
     assert again.nodes["v.g0"] == grown and again.stats["v.g0"].successes == 1 and again.grown == [grown]
     assert again.state_dict() == pool.state_dict()
+    # the last groups' signal comes back too (the screening share rule reads it after --resume)
+    pool.record_groups([[Scored("v", True), Scored("v", False)], [Scored("v", True)]])
+    again.load_state_dict(pool.state_dict())
+    assert list(again.recent) == [True, False] and again.state_dict() == pool.state_dict()
     # a checkpoint written before screening existed has no "greedy": not screened
     old = pool_with(0, 0)
     old.load_state_dict({"draws": 0, "stats": {"v": {"attempts": 1, "successes": 0, "last_draw": -1}}})
@@ -228,3 +233,47 @@ def test_a_variant_solved_on_all_its_screening_answers_is_not_counted_as_a_sure_
         pool.record("v", False)
     assert pool.promising(8) == pytest.approx(1 - beta_moment(23.5, 20.5, 8) - beta_moment(20.5, 23.5, 8), rel=1e-9)
     assert pool.promising(8) > 0.98
+
+
+@dataclass
+class Scored:
+    """What the pool reads of a scored rollout."""
+
+    variant: str
+    ok: bool
+
+
+def test_old_answers_fade_past_the_pool_memory():
+    """Past pool_memory answers each new one scales the counts by memory / (memory + 1), so a
+    variant the model has learnt to solve leaves the edge: 3 of 8, then 8 of 8 five times, is a
+    rate of 0.955 with a memory of 16 (whole-run 43/48 = 0.896)."""
+    pool = VariantPool([node("v")], VariantConfig(**{**CFG, "pool_memory": 16}))
+    for k in range(8):
+        pool.record("v", k < 3)
+    for _ in range(40):
+        pool.record("v", True)
+    s = pool.stats["v"]
+    # the 5 failures of the first 8 answers, faded by (16/17) for each of the 32 answers past 16
+    assert s.attempts == 16 and s.successes == pytest.approx(16 - 5 * (16 / 17) ** 32, rel=1e-12)
+    assert s.rate == pytest.approx(0.955, abs=5e-4)
+    whole = VariantPool([node("v")], VariantConfig(**CFG))  # CFG keeps every answer (memory 0)
+    for k in range(48):
+        whole.record("v", k < 3 or k >= 8)
+    assert whole.stats["v"].attempts == 48 and whole.stats["v"].rate == pytest.approx(43 / 48)
+    assert pool.weight("v") < whole.weight("v")  # closer to always solved: drawn less
+
+
+def test_signal_share_is_observed_once_the_window_is_full():
+    """Before pool_signal_window groups the share is the predicted one; after, the share of the
+    last window's groups that held both a verified and a failed answer."""
+    pool = VariantPool([node("a")], VariantConfig(**{**CFG, "pool_signal_window": 4}))
+    pool.record_screen("a", greedy=True, samples=2, solved=1)
+    predicted = pool.predicted_share(8)
+    mixed, flat = [Scored("a", True), Scored("a", False)], [Scored("a", True), Scored("a", True)]
+    pool.record_groups([mixed, flat, flat])
+    assert pool.signal_share(8) == pytest.approx(pool.predicted_share(8)) and predicted > 0.8
+    pool.record_groups([flat])
+    assert pool.signal_share(8) == 0.25
+    pool.record_groups([mixed, mixed])  # the window slides: flat, flat, mixed, mixed
+    assert pool.signal_share(8) == 0.5 and list(pool.recent) == [False, False, True, True]
+    assert pool.stats["a"].attempts == 2 + 12 and pool.stats["a"].successes == 1 + 9  # screening: 1 of 2

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """`ladder ttrl INTEGRAND | --problems FILE` (see the module docstring)."""
     from pathlib import Path
 
+    from engine.inference.device import dtype_name
     from engine.inference.models import hf_model_dir
     from engine.problems import Problem, load_problems
     from engine.runs.config import Config
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         sink.emit(Phase(phase="load", detail=cfg.model))
         trainer = GRPOTrainer(hf_model_dir(cfg.model), cfg, adapter=args.adapter)
         sink.emit(RunStarted(kind="ttrl", config=cfg.to_dict(), model=cfg.model, device=trainer.device,
-                  total_steps=steps, problems=len(problems), adapter=args.adapter))
+                  dtype=dtype_name(trainer.dtype), total_steps=steps, problems=len(problems), adapter=args.adapter))
         for p in problems:
             if control.checkpoint():
                 break

@@ -45,6 +45,11 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def dtype_name(dtype: "torch.dtype") -> str:
+    """"float32", "bfloat16", ...: a dtype as events and records spell it."""
+    return str(dtype).removeprefix("torch.")
+
+
 def pick_train_dtype(device: str, setting: str = "auto") -> "torch.dtype":
     """The dtype of the frozen base weights while training ([grpo] dtype): "auto" is bf16 on CUDA
     and on a CPU with native bf16 (there a bf16 matmul ran 2.4x an fp32 one, and the forward and

@@ -101,6 +101,18 @@ class VariantConfig:
     # solved on all 3 screening answers count 0.83 at G = 8, and the pool predicted 81 % groups with
     # signal where the 1.5B's run had 46 % (signal_run_1.5b_share.json); now it counts 0.46.
     pool_prior: float = 0.5
+    # The model a solve rate measures keeps changing: in the 2026-12-01 ablation a variant went from
+    # 3 of 8 to 8 of 8 six times in a row while its whole-run rate (77 of 96) still drew it as one at
+    # the edge. So a variant's counts are scaled down past pool_memory answers (an exponential
+    # window: each answer then weighs memory / (memory + 1) of the one after it); 0 keeps them all.
+    # Replayed on that run's first 137 groups (bench/pool_replay.py), 8 cut the log-loss of the
+    # predicted chance of signal from 0.83 (all kept) to 0.65; 16 gave 0.68, 4 gave 0.67.
+    pool_memory: float = 8.0
+    # The draws' share of groups with signal, for the screening share rule: the observed share of
+    # the last pool_signal_window groups once that many were drawn (the predicted one said 48 %,
+    # even with the memory, in the second half of that run, which delivered 29 %), the predicted
+    # share before.
+    pool_signal_window: int = 16
     # Screening during training (engine/train/screen.py): before a step, while the pool promises
     # fewer than screen_reserve groups with signal (VariantPool.promising), the next screen_chunk
     # variants get a greedy answer each, and those it solved screen_samples samples at the

@@ -46,6 +46,7 @@ class RunStarted(Event):
     config: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
     device: str | None = None
+    dtype: str | None = None  # train / ttrl: the trainer's weights, "float32" or "bfloat16" (it sets step times)
     total_steps: int | None = None
     backend: str | None = None  # train: hf / trl
     pool: int | None = None  # variants in the training pool

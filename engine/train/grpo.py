@@ -401,10 +401,11 @@ class GRPOTrainer:
     # ----------------------------------------------------------------------------------- the step
 
     def step(self, draw: Callable[[], dict[str, Any]],
-             on_scored: Callable[[list[Rollout]], None] | None = None) -> StepStats:
+             on_scored: Callable[[list[list[Rollout]]], None] | None = None) -> StepStats:
         """One GRPO update on `prompts_per_step` groups drawn with `draw()` (see module docstring).
-        `on_scored(rollouts)` runs as soon as a round of draws is verified, before the next round
-        is drawn, so that a pool can stop offering a variant that just came back flat."""
+        `on_scored(groups)` (one list of rollouts per group) runs as soon as a round of draws is
+        verified, before the next round is drawn, so that a pool can stop offering a variant that
+        just came back flat."""
         g = self.cfg.grpo
         t0 = time.perf_counter()
         gen_s = verify_s = train_s = 0.0
@@ -423,7 +424,7 @@ class GRPOTrainer:
             self._score(groups)
             verify_s += time.perf_counter() - t
             if on_scored is not None:
-                on_scored([r for grp in groups for r in grp.rollouts])
+                on_scored([grp.rollouts for grp in groups])
             # The reference pass, for the groups that will update only (verdicts take milliseconds,
             # a reference pass seconds): none while the adapter is still the identity (the policy
             # is then the reference) and none without a KL term.

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import LadderError
+from engine.inference.device import dtype_name
 from engine.runs.config import Config
 from engine.runs.events import (
     Checkpoint,
@@ -78,7 +79,8 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
         pool.load_state_dict(extra["pool"])
         draw_rng.setstate(_rng_from_json(extra["draw_rng"]))
     sink.emit(RunStarted(kind="train", backend="hf", config=cfg.to_dict(), model=cfg.model,
-              device=trainer.device, total_steps=total, pool=len(pool), resumed_from=step))
+              device=trainer.device, dtype=dtype_name(trainer.dtype), total_steps=total, pool=len(pool),
+              resumed_from=step))
     # Trees grow only in LADDER runs: `--no-variants` trains on the problems themselves.
     exclude = [p.integrand for p in eval_problems] if plan.variants else None
     top_up = screening(run, pool, trainer, cfg, sink, grow_excluding=exclude) if cfg.variants.screen else None
@@ -112,7 +114,7 @@ def train_run(run: RunDir, cfg: Config, plan: TrainPlan, *, sink: EventSink, con
             break
         if top_up is not None:
             top_up()
-        stats = trainer.step(draw, on_scored=pool.record_rollouts)
+        stats = trainer.step(draw, on_scored=pool.record_groups)
         step += 1
         for r in stats.rollouts:
             sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +22,12 @@ from engine.variants.nodes import Node
 @dataclass
 class SolveStats:
     """A variant's record during training: completions tried, completions verified (screening's
-    samples included), the draw counter of the last time it was sampled (-1: never) and
-    whether screening's greedy answer was verified."""
+    samples included; both scaled down past [variants] pool_memory answers, so fractional), the
+    draw counter of the last time it was sampled (-1: never) and whether screening's greedy
+    answer was verified."""
 
-    attempts: int = 0
-    successes: int = 0
+    attempts: float = 0
+    successes: float = 0
     last_draw: int = -1
     greedy: bool | None = None  # screening's greedy answer verified (None: not screened)
 
@@ -40,6 +42,7 @@ class VariantPool:
     API for the RL loop:
       pool.sample(k, rng) -> list[Node]  k variants to roll out (distinct while the pool has k)
       pool.record(variant_id, ok)        after verifying each completion of a variant
+      pool.record_groups(groups)         the same for each scored group, and its signal counted
       pool.rate(variant_id)              its solve rate so far, None if never tried
       pool.state_dict() / pool.load_state_dict(d)   for checkpoints (resume draws the same)
 
@@ -67,6 +70,7 @@ class VariantPool:
         self.stats: dict[str, SolveStats] = {i: SolveStats() for i in self.nodes}
         self.grown: list[Node] = []  # added during training (Screener.grow), kept in checkpoints
         self.draws = 0
+        self.recent: deque[bool] = deque(maxlen=max(cfg.pool_signal_window, 1))  # last groups: with signal?
         self.screening = False  # set by engine.train.screen.Screener: variants not screened yet wait
 
     def __len__(self) -> int:
@@ -84,16 +88,25 @@ class VariantPool:
         return new
 
     def record(self, variant_id: str, ok: bool) -> None:
-        """Count one verified (ok) or failed completion of `variant_id`."""
+        """Count one verified (ok) or failed completion of `variant_id`; past pool_memory answers
+        the older ones fade, so the rate follows the model as it learns."""
         s = self.stats.setdefault(variant_id, SolveStats())
         s.attempts += 1
         s.successes += bool(ok)
+        memory = self.cfg.pool_memory
+        if memory > 0 and s.attempts > memory:
+            s.successes *= memory / s.attempts
+            s.attempts = memory
 
-    def record_rollouts(self, rollouts: Iterable[Any]) -> None:
-        """Count every scored rollout (anything with `.variant` and `.ok`), as GRPOTrainer.step's
-        `on_scored` after each round of draws."""
-        for r in rollouts:
-            self.record(r.variant, r.ok)
+    def record_groups(self, groups: Sequence[Sequence[Any]]) -> None:
+        """Count every scored completion (anything with `.variant` and `.ok`) of each group, and
+        whether the group held a verified and a failed one; GRPOTrainer.step's `on_scored` after
+        each round of draws."""
+        for group in groups:
+            for r in group:
+                self.record(r.variant, r.ok)
+            oks = {bool(r.ok) for r in group}
+            self.recent.append(len(oks) == 2)
 
     def record_screen(self, variant_id: str, greedy: bool, samples: int, solved: int) -> None:
         """Count screening's answers (engine/train/screen.py): the samples as attempts, the
@@ -147,8 +160,17 @@ class VariantPool:
         return sum(mixed_chance(s, group, self.cfg.pool_prior) for s in self.stats.values())
 
     def signal_share(self, group: int) -> float:
-        """The share of groups with signal the next draw is expected to hold: each variant's
-        chance of a mixed group (as in `promising`), averaged with the weights `sample` draws by."""
+        """The share of groups with signal the next draw is expected to hold: the observed share of
+        the last pool_signal_window groups once that many were drawn; before, each variant's
+        predicted chance of a mixed group (as in `promising`) averaged with the weights `sample`
+        draws by. The prediction runs high on the variants drawn (they were chosen for it, and
+        the model improves on them), so the draws themselves decide as soon as there are enough."""
+        if len(self.recent) >= self.cfg.pool_signal_window:
+            return sum(self.recent) / len(self.recent)
+        return self.predicted_share(group)
+
+    def predicted_share(self, group: int) -> float:
+        """Each variant's predicted chance of a mixed group, averaged with the draw weights."""
         weights = {i: self.weight(i) for i in self.nodes}
         prior = self.cfg.pool_prior
         return sum(w * mixed_chance(self.stats[i], group, prior) for i, w in weights.items()) / sum(weights.values())
@@ -159,11 +181,13 @@ class VariantPool:
 
     def state_dict(self) -> dict[str, Any]:
         return {"draws": self.draws, "stats": {i: dataclasses.asdict(s) for i, s in self.stats.items()},
-                "grown": [n.to_dict() for n in self.grown]}
+                "grown": [n.to_dict() for n in self.grown], "recent": list(self.recent)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.add(Node.from_dict(row) for row in state.get("grown", []))
         self.draws = int(state["draws"])
+        self.recent.clear()
+        self.recent.extend(bool(x) for x in state.get("recent", []))  # absent in older checkpoints
         for i, s in state["stats"].items():
             self.stats[i] = SolveStats(**s)
 

@@ -180,8 +180,9 @@ class Screener:
         return self.pool.promising(self.cfg.grpo.group_size)
 
     def starved(self) -> bool:
-        """Whether the draws are expected to hold fewer than screen_signal_share groups with
-        signal while screening has taken under screen_time_share of the time since it started,
+        """Whether the draws hold fewer than screen_signal_share groups with signal
+        (VariantPool.signal_share: observed over the last groups, predicted before there are
+        enough) while screening has taken under screen_time_share of the time since it started,
         and some variants are left."""
         v = self.cfg.variants
         elapsed = time.perf_counter() - self.started

@@ -52,7 +52,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from engine.errors import LadderError
-from engine.inference.device import pick_device, pick_dtype
+from engine.inference.device import dtype_name, pick_device, pick_dtype
 from engine.runs.config import Config
 from engine.runs.events import (
     Checkpoint,
@@ -178,7 +178,7 @@ def train(
     start_step = _checkpoint_step(checkpoint)
 
     events.emit(RunStarted(kind="train", backend="trl", config=cfg.to_dict(), model=cfg.model,
-        device=device, total_steps=steps, processes=state.num_processes, pool=len(rows),
+        device=device, dtype=dtype_name(pick_dtype(device)), total_steps=steps, processes=state.num_processes, pool=len(rows),
         resumed_from=start_step,))
     if start_step >= steps:
         result = summary(run, "done", start_step, {})

@@ -52,7 +52,7 @@ def ttrl_problem(trainer: Any, problem: Problem, cfg: Config, steps: int, *, sin
         answer = solved_by(trainer.sample(test, cfg.ttrl.test_samples, cfg.sample.temperature))
         step = 0
         while answer is None and step < steps and not (control is not None and control.checkpoint()):
-            stats = trainer.step(lambda: pool.sample(1, rng)[0].to_dict(), on_scored=pool.record_rollouts)
+            stats = trainer.step(lambda: pool.sample(1, rng)[0].to_dict(), on_scored=pool.record_groups)
             step += 1
             for r in stats.rollouts:
                 sink.emit(Rollout(variant=r.variant, integrand=r.integrand, step=step, completion=r.text,
