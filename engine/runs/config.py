@@ -112,7 +112,7 @@ class VariantConfig:
     # the last pool_signal_window groups once that many were drawn (the predicted one said 48 %,
     # even with the memory, in the second half of that run, which delivered 29 %), the predicted
     # share before.
-    pool_signal_window: int = 16
+    pool_signal_window: int = 16  # 0: the prediction only
     # Screening during training (engine/train/screen.py): before a step, while the pool promises
     # fewer than screen_reserve groups with signal (VariantPool.promising), the next screen_chunk
     # variants get a greedy answer each, and those it solved screen_samples samples at the

@@ -165,7 +165,7 @@ class VariantPool:
         predicted chance of a mixed group (as in `promising`) averaged with the weights `sample`
         draws by. The prediction runs high on the variants drawn (they were chosen for it, and
         the model improves on them), so the draws themselves decide as soon as there are enough."""
-        if len(self.recent) >= self.cfg.pool_signal_window:
+        if self.cfg.pool_signal_window > 0 and len(self.recent) >= self.cfg.pool_signal_window:
             return sum(self.recent) / len(self.recent)
         return self.predicted_share(group)
 
