@@ -263,6 +263,16 @@ def test_old_answers_fade_past_the_pool_memory():
     assert pool.weight("v") < whole.weight("v")  # closer to always solved: drawn less
 
 
+def test_screening_answers_fade_like_training_answers():
+    """A screening record past pool_memory is scaled down to the memory at once, with its rate
+    kept, instead of outweighing the next training answers until they fade it."""
+    pool = VariantPool([node("v")], VariantConfig(**{**CFG, "pool_memory": 4}))
+    pool.record("v", False)
+    pool.record_screen("v", greedy=True, samples=6, solved=6)
+    s = pool.stats["v"]
+    assert s.attempts == 4 and s.successes == pytest.approx(4 * 6 / 7)
+
+
 def test_signal_share_is_observed_once_the_window_is_full():
     """Before pool_signal_window groups the share is the predicted one; after, the share of the
     last window's groups that held both a verified and a failed answer."""

@@ -93,6 +93,10 @@ class VariantPool:
         s = self.stats.setdefault(variant_id, SolveStats())
         s.attempts += 1
         s.successes += bool(ok)
+        self._fade(s)
+
+    def _fade(self, s: SolveStats) -> None:
+        """Scale a record down to pool_memory answers, keeping its rate (0: remember everything)."""
         memory = self.cfg.pool_memory
         if memory > 0 and s.attempts > memory:
             s.successes *= memory / s.attempts
@@ -115,6 +119,7 @@ class VariantPool:
         s.greedy = greedy
         s.attempts += samples
         s.successes += solved
+        self._fade(s)
 
     def rate(self, variant_id: str) -> float | None:
         return self.stats[variant_id].rate
