@@ -230,7 +230,7 @@ def score_set(report_rows: Sequence[dict[str, Any]], problems: Sequence[dict[str
     return out
 
 
-def _paired(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
+def paired_arms(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     """McNemar on greedy and the paired bootstrap on mean@k for rows of the same problems in order."""
     from engine.evaluation.stats import mcnemar, paired_bootstrap
 
@@ -301,12 +301,12 @@ def build_result(
                 paired[key] = {"status": f"not run ({', '.join(missing)} unfinished)", "p_value": None}
                 continue
             common = [key_ for key_ in keyed[a] if key_ in keyed[b]]
-            entry = {"status": "done", **_paired([keyed[a][c] for c in common], [keyed[b][c] for c in common], k)}
+            entry = {"status": "done", **paired_arms([keyed[a][c] for c in common], [keyed[b][c] for c in common], k)}
             entry["by_set"] = {}
             for set_name in sets:
                 c_set = [c for c in common if c[0] == set_name]
                 if c_set:
-                    entry["by_set"][set_name] = _paired([keyed[a][c] for c in c_set], [keyed[b][c] for c in c_set], k)
+                    entry["by_set"][set_name] = paired_arms([keyed[a][c] for c in c_set], [keyed[b][c] for c in c_set], k)
             paired[key] = entry
 
     return {

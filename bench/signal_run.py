@@ -15,6 +15,12 @@ with signal.
 Writes bench/results/signal_run.json, the run's step events and screening report under
 bench/results/signal_run/, and `verified_per_hour` / `correctness_signal_share` in
 bench/results/signal.json.
+
+With `--eval` the final adapter is then scored on the 215 held-out undergraduate problems (greedy
+and 4 samples at temperature 1, llama.cpp, the ablation's settings) and paired, problem by
+problem, against the base model's report of the same settings (`--base-eval`: exact McNemar on
+greedy, paired bootstrap on mean@4), so that two short runs with different settings (`--lr`) can
+be told apart by what they did to held-out accuracy and not only by their signal.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ablation import run_engine
+from ablation import paired_arms, run_engine, run_plain
 from common import RESULTS, ROOT, update_summary, write_result
 
 from engine.runs.events import read_events
 from engine.runs.files import atomic_write, atomic_write_json
 
+BASE_EVAL = RESULTS / "ablation-2026-12-01" / "evals" / "base.undergrad_test.json"
+EVAL_SAMPLES, EVAL_TEMPERATURE, EVAL_MAX_TOKENS, EVAL_SEED = 4, 1.0, 128, 0
 ANCHOR = {"verified_per_hour": 14, "correctness_signal_share": round(4 / 42, 4),
           "source": "bench/results/ablation-2026-11-25.json, LADDER with symbolic variants (issue #14's table)"}
 
@@ -72,6 +80,30 @@ def summarize(run: Path, spent_s: float, group_size: int) -> dict[str, Any]:
     }
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def evaluate(model: str, run: Path, out: Path, base_eval: Path, log_path: Path) -> dict[str, Any]:
+    """Score the run's final adapter on the undergraduate test set (cached in `out`) and pair it
+    with the base model's report of the same problems and settings."""
+    if not out.exists():
+        run_plain(["eval", "--model", model, "--backend", "llamacpp", "--adapter", str(run),
+                   "--problems", str(ROOT / "engine" / "data" / "undergrad_test.jsonl"),
+                   "--samples", str(EVAL_SAMPLES), "--temperature", str(EVAL_TEMPERATURE),
+                   "--max-tokens", str(EVAL_MAX_TOKENS), "--seed", str(EVAL_SEED), "--json", "--out", str(out)],
+                  log_path)
+    report, base = json.loads(out.read_text()), json.loads(base_eval.read_text())
+    if [r["id"] for r in report["problems"]] != [r["id"] for r in base["problems"]] or base["k"] != EVAL_SAMPLES:
+        raise SystemExit(f"{base_eval} is not a report of the same problems with {EVAL_SAMPLES} samples")
+    rows = report["problems"]
+    return {"report": _shown(out), "step": report.get("step"), "n": len(rows),
+            "greedy_correct": report["greedy_correct"], "greedy_accuracy": report["greedy_accuracy"],
+            f"mean@{EVAL_SAMPLES}": report["pass@1"], "base_report": _shown(base_eval),
+            "base_greedy_correct": base["greedy_correct"], f"base_mean@{EVAL_SAMPLES}": base["pass@1"],
+            "paired_vs_base": paired_arms(rows, base["problems"], EVAL_SAMPLES)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
@@ -80,6 +112,9 @@ def main() -> None:
     ap.add_argument("--prompts-per-step", type=int, default=2)
     ap.add_argument("--temperature", type=float, default=None, help="rollout temperature (default: the engine's)")
     ap.add_argument("--top-p", type=float, default=None)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the engine's)")
+    ap.add_argument("--eval", action="store_true", help="score the final adapter on the held-out set, paired with base")
+    ap.add_argument("--base-eval", default=str(BASE_EVAL), help="the base model's `ladder eval --json` report to pair with")
     ap.add_argument("--work", default=str(ROOT / "runs" / "signal-run"))
     ap.add_argument("--fresh", action="store_true", help="delete an earlier run in --work first")
     ap.add_argument("--name", default="signal_run",
@@ -100,8 +135,11 @@ def main() -> None:
         sample["temperature"] = a.temperature
     if a.top_p is not None:
         sample["top_p"] = a.top_p
-    settings = {"grpo": {"group_size": a.group_size, "prompts_per_step": a.prompts_per_step, "seed": 0,
-                         "checkpoint_every": 5},
+    grpo: dict[str, Any] = {"group_size": a.group_size, "prompts_per_step": a.prompts_per_step, "seed": 0,
+                            "checkpoint_every": 5}
+    if a.lr is not None:
+        grpo["lr"] = a.lr
+    settings = {"grpo": grpo,
                 "sample": sample, "variants": {"source": "symbolic", "depth": 2, "max_variants": 60}}
     config = work / "config.toml"
     atomic_write(config, tomli_w.dumps(settings))
@@ -134,6 +172,9 @@ def main() -> None:
     atomic_write(out / "steps.jsonl", "".join(json.dumps(e) + "\n" for e in steps))
     if (run / "screen.json").exists():
         shutil.copy(run / "screen.json", out / "screen.json")
+    if a.eval:
+        result["held_out"] = evaluate(a.model, run, out / "eval.undergrad_test.json", Path(a.base_eval),
+                                      work / "eval.log")
     write_result(a.name, result)
     if a.name == "signal_run":
         update_summary({"verified_per_hour": result["verified_per_hour"],
@@ -144,6 +185,11 @@ def main() -> None:
           f"trained on ({result['verified_per_hour']}/h, anchor {ANCHOR['verified_per_hour']}/h), signal in "
           f"{result['signal_groups']}/{result['drawn_groups']} drawn groups ({result['correctness_signal_share']:.0%}, "
           f"anchor {ANCHOR['correctness_signal_share']:.0%})")
+    if a.eval:
+        h, p = result["held_out"], result["held_out"]["paired_vs_base"]
+        print(f"held out: greedy {h['greedy_correct']}/{h['n']} (base {h['base_greedy_correct']}, McNemar p = "
+              f"{p['greedy']['p_value']:.3g}), mean@{EVAL_SAMPLES} {h[f'mean@{EVAL_SAMPLES}']:.3f} "
+              f"(base {h[f'base_mean@{EVAL_SAMPLES}']:.3f}, bootstrap p = {p[f'mean@{EVAL_SAMPLES}']['p_value']:.3g})")
 
 
 if __name__ == "__main__":
