@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 from engine.runs.config import Config
 from engine.train.reward import RewardResult
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def bench_module(name: str) -> ModuleType:
+    """Import bench/<name>.py (bench scripts import their siblings, so bench/ goes on the path)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # A training run on `tiny` that takes seconds: symbolic variants, tiny groups and completions.
 TINY_TRAIN_CONFIG = """

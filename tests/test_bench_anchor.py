@@ -3,22 +3,18 @@ the older commit's trainer really runs from that commit's code, in a child proce
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import bench_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def rollouts(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_rollouts", ROOT / "bench" / "rollouts.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_module("rollouts")
     monkeypatch.setattr(module, "GROUP", 2)
     monkeypatch.setattr(module, "MAX_TOKENS", 6)
     return module

@@ -3,22 +3,15 @@ base model's report of the same problems and settings."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import bench_module
 
 
 @pytest.fixture
-def signal_run(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_signal_run", ROOT / "bench" / "signal_run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def signal_run():
+    return bench_module("signal_run")
 
 
 def report(greedy: str, samples: list[int], ids: list[str] | None = None, k: int = 4) -> dict:
