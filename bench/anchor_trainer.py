@@ -7,7 +7,7 @@ two are timed under the same machine load. bench/rollouts.py extracts the commit
 archive`, starts this script with PYTHONPATH pointing at it (so `engine` is the old package), and
 alternates its steps with its own trainers'.
 
-Protocol, one JSON object per line: the child prints {"ready": ..., "engine": path, "dtype": ...}
+Protocol, one JSON object per line: the child prints {"ready": ..., "engine": path of its grpo.py, "dtype": ...}
 once its trainer is built, then for each line "step" on stdin one object with the step's fields;
 it exits at end of input. Only the GRPOTrainer API both commits share is used here:
 GRPOTrainer(model_dir, cfg, reward_fn=...), step(draw) -> stats with event_fields() and tokens.
@@ -17,16 +17,19 @@ GRPOTrainer(model_dir, cfg, reward_fn=...), step(draw) -> stats with event_field
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 
 
 def main() -> None:
     model_dir, problem, group, max_tokens, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
-    import engine
+    # engine first, from PYTHONPATH (the older tree): bench/common then puts this checkout on the
+    # path, but engine's submodules are found through the package already imported
+    import engine  # noqa: F401 - imported for its place on the path
+    from common import updating_reward
     from engine.runs.config import Config
     from engine.train.grpo import GRPOTrainer
-    from engine.train.reward import RewardResult, score_many
 
     cfg = Config()
     cfg.device = "auto"
@@ -34,15 +37,10 @@ def main() -> None:
     cfg.grpo.rollout_backend = "hf"
     cfg.sample.max_tokens = max_tokens
 
-    # the same reward as bench/common.updating_reward: the verifier's plus 1e-6 x length, so that
-    # every timed step makes its update
-    def reward(items: list[tuple[str, str]]) -> list:
-        return [RewardResult(r.reward + 1e-6 * len(text), r.ok, r.answer, r.reason)
-                for r, (_, text) in zip(score_many(items, cfg), items)]
-
-    trainer = GRPOTrainer(model_dir, cfg, reward_fn=reward)
+    trainer = GRPOTrainer(model_dir, cfg, reward_fn=updating_reward(cfg))
     dtype = str(trainer.model.dtype).removeprefix("torch.")
-    print(json.dumps({"ready": True, "engine": engine.__file__, "dtype": dtype}), flush=True)
+    # the file the trainer class came from, so the parent can check it is the older tree's
+    print(json.dumps({"ready": True, "engine": inspect.getfile(GRPOTrainer), "dtype": dtype}), flush=True)
     prompt = {"id": "bench", "integrand": problem}
     for line in sys.stdin:
         if line.strip() != "step":

@@ -192,9 +192,9 @@ def steps(n_steps: int, precision: str | None, anchor_commit: str | None) -> dic
         trainers[name] = GRPOTrainer(model_dir, cfg, reward_fn=updating_reward(cfg))
     dtypes = {name: str(tr.dtype).removeprefix("torch.") for name, tr in trainers.items()}
     stepper = {name: (lambda tr=tr: _row(tr.step(lambda: prompt))) for name, tr in trainers.items()}
-    tree = tempfile.TemporaryDirectory()
     anchor = None
     if anchor_commit:
+        tree = tempfile.TemporaryDirectory()
         anchor = AnchorTrainer(anchor_commit, model_dir, Path(tree.name))
         stepper["before"] = anchor.step
         dtypes["before"] = anchor.ready["dtype"]
@@ -208,7 +208,7 @@ def steps(n_steps: int, precision: str | None, anchor_commit: str | None) -> dic
                   f"{s['tokens_per_s']:.1f} tok/s, updated {s['updated']}", file=sys.stderr, flush=True)
     if anchor:
         anchor.close()
-    tree.cleanup()
+        tree.cleanup()
     sync_s = trainers["llamacpp"].rollouts.sync_s
     del trainers
     out = {**rows, "dtype": dtypes, "llamacpp_adapter_sync_s_total": round(sync_s, 2)}
