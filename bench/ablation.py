@@ -104,6 +104,8 @@ FIXED = ("model", "seed", "samples", "temperature", "max_tokens", "group_size", 
          "max_variants",
          "variant_source", "rollout_backend", "eval_sets", "eval_limit", "eval_backend", "ttrl_limit",
          "ttrl_minutes", "ttrl_steps", "curve_size", "max_steps")
+# What decides the base arm's answers: an earlier ablation's base reports may stand in when these match.
+BASE_KEYS = ("model", "seed", "samples", "temperature", "max_tokens", "eval_sets", "eval_limit", "eval_backend")
 
 
 def log(msg: str) -> None:
@@ -330,22 +332,32 @@ def ttrl_rows(ladder_report: dict[str, Any], records: Sequence[dict[str, Any]]) 
             for r in ladder_report["problems"]]
 
 
+def curve_point(rows: Sequence[dict[str, Any]], curve_ids: Sequence[str]) -> dict[str, Any]:
+    """Greedy answers right on the curve subset, in all and per difficulty ({difficulty: [right, n]})."""
+    by_id = {r["id"]: r for r in rows}
+    got = [by_id[i] for i in curve_ids if i in by_id]
+    by_difficulty: dict[str, list[int]] = {}
+    for r in got:
+        cell = by_difficulty.setdefault(str(r.get("difficulty")), [0, 0])
+        cell[0] += bool(r["greedy_ok"])
+        cell[1] += 1
+    return {"greedy_correct": sum(bool(r["greedy_ok"]) for r in got), "n": len(got),
+            "by_difficulty": dict(sorted(by_difficulty.items()))}
+
+
 def held_out_curve(arm: dict[str, Any], base: dict[str, Any] | None, curve_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Greedy accuracy on the curve subset against training minutes: the base model at minute 0
     (from its full evaluation, when the base arm is done), the snapshots taken during training, and
     the final adapter (from its full evaluation)."""
-    def on_curve(reports: dict[str, Any]) -> tuple[int, int]:
-        rows = {r["id"]: r for rep in reports.values() for r in rep["problems"]}
-        got = [bool(rows[i]["greedy_ok"]) for i in curve_ids if i in rows]
-        return sum(got), len(got)
+    def rows(reports: dict[str, Any]) -> list[dict[str, Any]]:
+        return [r for rep in reports.values() for r in rep["problems"]]
 
     points = []
     if base is not None and base.get("status") == "done":
-        right, n = on_curve(base["reports"])
-        points.append({"step": 0, "minute": 0.0, "greedy_correct": right, "n": n})
+        points.append({"step": 0, "minute": 0.0, **curve_point(rows(base["reports"]), curve_ids)})
     points += arm.get("curve_snapshots", [])
-    right, n = on_curve(arm["reports"])
-    points.append({"step": arm.get("final_step"), "minute": arm.get("train_minutes"), "greedy_correct": right, "n": n})
+    points.append({"step": arm.get("final_step"), "minute": arm.get("train_minutes"),
+                   **curve_point(rows(arm["reports"]), curve_ids)})
     for p in points:
         p["greedy_accuracy"] = p["greedy_correct"] / p["n"] if p["n"] else None
     return points
@@ -833,9 +845,31 @@ class Ablation:
 
     # -- arms -----------------------------------------------------------------------------------
 
+    def adopt_base(self, name: str) -> dict[str, Any]:
+        """Copy the base arm's reports of the earlier ablation `name` (archived under --results) into
+        this one's evals/, after checking that it evaluated the same way; returns where they came from.
+        The base model does not change with our code and its llama.cpp answers are seeded (the base
+        arms of 2026-11-30 and 2026-12-01 agreed problem by problem), so rerunning it buys nothing."""
+        source = self.results / name
+        settings_path = source / "settings.json"
+        if not settings_path.exists():
+            raise SystemExit(f"--base-from {name}: {_shown(settings_path)} does not exist")
+        theirs = json.loads(settings_path.read_text())
+        differ = [f"{key}: {theirs.get(key)!r} there, {getattr(self.args, key)!r} here"
+                  for key in BASE_KEYS if theirs.get(key) != getattr(self.args, key)]
+        if differ:
+            raise SystemExit(f"--base-from {name} evaluated otherwise ({'; '.join(differ)})")
+        rec = json.loads((source / "state" / "base.json").read_text())
+        for path in rec["reports"].values():
+            if not (self.work / path).exists():
+                atomic_write(self.work / path, (source / path).read_text())
+        return {"ablation": name, "code": theirs.get("code"), "finished_at": rec.get("finished_at")}
+
     def run_base(self) -> dict[str, Any]:
+        reused = self.adopt_base(self.args.base_from) if self.args.base_from else None
         reports = self.evaluate_all("base", None, self.work / "base.log")
-        return {"status": "done", "reports": reports, "settings": {"samples": self.args.samples}}
+        rec = {"status": "done", "reports": reports, "settings": {"samples": self.args.samples}}
+        return {**rec, "reused_from": reused} if reused else rec
 
     def train_command(self, arm: str, run_dir: Path) -> list[str]:
         if (run_dir / "train.json").exists():
@@ -906,7 +940,7 @@ class Ablation:
             rep = self.evaluate(f"curve-{arm}@step-{snap['step']}", "curve", self.curve, len(self.curve_rows),
                                 adapter, 0, self.work / f"{arm}.log")
             curve.append({"step": snap["step"], "minute": round(snap["spent_s"] / 60, 2),
-                          "greedy_correct": sum(r["greedy_ok"] for r in rep["problems"]), "n": rep["n_problems"]})
+                          **curve_point(rep["problems"], [r["id"] for r in self.curve_rows])})
         sessions = [s for s in progress.get("sessions", []) if s.get("clock_start") is not None]
         tree = read_jsonl(run_dir / "tree.jsonl") if (run_dir / "tree.jsonl").exists() else []
         return {
@@ -1177,6 +1211,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--curve-minutes", type=float, default=15.0,
                    help="snapshot the adapter every N training minutes for the held-out curve (0: none)")
     p.add_argument("--curve-size", type=int, default=30, help="problems of the first set in the curve subset")
+    p.add_argument("--base-from", default=None, metavar="ABLATION",
+                   help="take the base arm's reports from an earlier ablation under --results (e.g. "
+                        "ablation-2026-12-01) when it evaluated with the same settings")
     p.add_argument("--train-problems", default=str(DATA / "undergrad_train.jsonl"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

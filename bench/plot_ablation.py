@@ -3,8 +3,8 @@
     .venv/bin/python bench/plot_ablation.py bench/results/ablation-DATE.json [OUT.png]
 
 Six panels. Top: final held-out greedy accuracy per arm and set with Wilson 95 % intervals (mean@K
-as a dot); greedy accuracy on the curve subset against training minutes; greedy accuracy per
-difficulty on the first set. Bottom, per GRPO step against training minutes, what the training
+as a dot); greedy accuracy on the curve subset against training minutes, in all and per difficulty;
+greedy accuracy per difficulty on the first set. Bottom, per GRPO step against training minutes, what the training
 learned from: the share of verified answers (rolling mean over 10 steps), the verified completions
 trained on, summed (its slope is the learning signal per hour), and the share of drawn groups that
 held a verified and a failed answer (rolling over 10 steps). Arms that are not finished are named in
@@ -81,6 +81,12 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         if pts:
             ax.plot([p["minute"] for p in pts], [p["greedy_accuracy"] for p in pts], marker="o",
                     color=COLORS.get(name), label=name)
+        # Per difficulty (thin lines, one dash style each): a gain at one level can hide in the total.
+        levels = sorted({d for p in pts for d in p.get("by_difficulty", {})})
+        for d, style in zip(levels, (":", "--", "-.", (0, (1, 4)))):
+            cells = [(p["minute"], p["by_difficulty"][d]) for p in pts if d in p.get("by_difficulty", {})]
+            ax.plot([m for m, _ in cells], [right / n for _, (right, n) in cells], linestyle=style, linewidth=1,
+                    color=COLORS.get(name), alpha=0.6, label=f"{name}, difficulty {d} (n={cells[-1][1][1]})")
     ax.set_xlabel("training minutes")
     ax.set_ylabel("greedy accuracy, curve subset")
     ax.set_title(f"held-out curve ({len(result['eval_set'].get('curve_subset', []))} problems)")

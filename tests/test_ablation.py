@@ -318,3 +318,45 @@ def test_plot_draws_a_trained_arm_beside_unfinished_ones(ablation, tmp_path):
     result["arms"]["ladder"] = arm
     out = plot(result, tmp_path / "ablation.png")
     assert out.stat().st_size > 20_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curve_point_counts_per_difficulty(ablation):
+    """The held-out curve counts greedy answers on the curve subset only, in all and per difficulty."""
+    problems = _problems("u", 6)  # difficulties 1, 2, 3, 1, 2, 3
+    rows = _report(problems, "110101", [0] * 6)["problems"]
+    for r, p in zip(rows, problems):
+        r["difficulty"] = p["difficulty"]
+    point = ablation.curve_point(rows, ["u0", "u1", "u2", "u3", "u5", "missing"])
+    assert point == {"greedy_correct": 4, "n": 5, "by_difficulty": {"1": [2, 2], "2": [1, 1], "3": [1, 2]}}
+
+
+def test_base_from_an_earlier_ablation(ablation, tmp_path):
+    """--base-from copies an earlier ablation's base reports when it evaluated the same way (the arm
+    then needs no model run and says where its answers came from), and refuses one that did not."""
+    def make(date: str, *extra: str):
+        return ablation.Ablation(ablation.parse_args(["--date", date, "--work", str(tmp_path / date),
+                                                      "--results", str(tmp_path / "results"), *extra]))
+
+    old = make("old")
+    for d in (old.state, old.evals):
+        d.mkdir(parents=True)
+    settings = {key: getattr(old.args, key) for key in ablation.BASE_KEYS} | {"code": "abc123"}
+    (old.work / "settings.json").write_text(json.dumps(settings))
+    problems = _problems("u", 3)
+    report = _report(problems, "101", [4, 0, 2])
+    (old.evals / "base.u.json").write_text(json.dumps(report))
+    (old.state / "base.json").write_text(json.dumps({"status": "done", "reports": {"u": "evals/base.u.json"},
+                                                     "finished_at": "2026-12-01T10:00:00"}))
+    old.archive_arm("base")
+
+    new = make("new", "--base-from", "ablation-old")
+    new.evals.mkdir(parents=True)
+    new.sets = {"u": problems}
+    (new.work / "sets").mkdir()
+    rec = new.run_base()  # would start `ladder eval` (and fail: no such model run here) if the copy were missed
+    assert rec["reused_from"] == {"ablation": "ablation-old", "code": "abc123", "finished_at": "2026-12-01T10:00:00"}
+    assert json.loads((new.work / rec["reports"]["u"]).read_text()) == report
+
+    other = make("other", "--base-from", "ablation-old", "--temperature", "0.6")
+    with pytest.raises(SystemExit, match="temperature: 1.0 there, 0.6 here"):
+        other.run_base()
