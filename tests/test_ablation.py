@@ -360,3 +360,20 @@ def test_base_from_an_earlier_ablation(ablation, tmp_path):
     other = make("other", "--base-from", "ablation-old", "--temperature", "0.6")
     with pytest.raises(SystemExit, match="temperature: 1.0 there, 0.6 here"):
         other.run_base()
+
+
+def test_sharpening_splits_by_the_base_greedy_answer(ablation):
+    """bench/sharpening.py's split: base greedy right on u0, u1; the arm keeps u0, loses u1, gains u3.
+    mean@4 on the right part: base (4+2)/8 = 0.75, arm (4+0)/8 = 0.5; on the wrong part (u2, u3):
+    base (0+1)/8, arm (0+3)/8. McNemar on the wrong part: 1 discordant pair (arm right) -> p = 1."""
+    sharpening = bench_module("sharpening")
+    problems = _problems("u", 4)
+    base = _report(problems, "1100", [4, 2, 0, 1])["problems"]
+    arm = _report(problems, "1001", [4, 0, 0, 3])["problems"][::-1]  # order must not matter
+    parts = sharpening.decompose(base, arm, 4)
+    right, wrong = parts["base_greedy_right"], parts["base_greedy_wrong"]
+    assert (right["n"], right["base"]["greedy_correct"], right["arm"]["greedy_correct"]) == (2, 2, 1)
+    assert (right["base"]["mean@4"], right["arm"]["mean@4"]) == (0.75, 0.5)
+    assert (wrong["n"], wrong["arm"]["greedy_correct"], wrong["arm"]["mean@4"]) == (2, 1, 0.375)
+    assert wrong["arm_vs_base"]["greedy"]["a_right_b_wrong"] == 1 and wrong["arm_vs_base"]["p_value"] == 1.0
+    assert wrong["arm_vs_base"]["mean@4"]["diff"] == 0.25
