@@ -8,9 +8,11 @@ more like greedy decoding on problems the base model already solves greedily, wh
 sampling temperature gives for free. Learning: the arm solves problems the base model could not.
 This script tells them apart on the held-out reports the ablations archived: it splits each set's
 problems by the base model's greedy answer (right / wrong) and gives, per arm and part, greedy and
-mean@4 with their intervals, and the paired tests against the base on the same problems (McNemar
-on greedy, paired bootstrap on mean@4). With --cool T it also evaluates the base model sampled at
-temperature T (`ladder eval`, otherwise as the ablation evaluated; the report is cached under
+mean@4 with their intervals, and the paired tests against the base on the same problems (the
+paired bootstrap on mean@4 is the test; within a part greedy flips can go one way only, so its
+McNemar counts are flips, not evidence). The split does not bias mean@4: the greedy answer is a
+fixed function of the model, and the samples are drawn apart from it. With --cool T it also evaluates the base model sampled at
+temperature T on the first set (`ladder eval`, otherwise as the ablation evaluated; cached under
 bench/results/sharpening/, so a rerun only summarises) and adds it as an arm: gain on the
 greedy-right part that the cooler base matches is sharpening, not learning.
 
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         found.pop("base", None)
         arms |= {f"{arm} ({name.removeprefix('ablation-')})": reports for arm, reports in found.items()}
     if a.cool is not None:
-        arms[f"base at temperature {a.cool:g}"] = cool_base(settings, a.cool, list(base))
+        arms[f"base at temperature {a.cool:g}"] = cool_base(settings, a.cool, list(base)[:1])
 
     result: dict[str, Any] = {"reference": f"base ({a.ablation[0].removeprefix('ablation-')})", "k": k,
                               "sampling_temperature": settings["temperature"], "sets": {}}
