@@ -35,6 +35,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     arms: dict[str, Any] = result["arms"]
     k = result.get("settings", {}).get("samples", 4)
@@ -44,11 +45,12 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     groups = ["all", *sets] if len(sets) > 1 else sets
     names = list(arms)
     width = 0.8 / max(1, len(names))
+    unfinished = []  # legend entries only: an empty bar would take the next default colour, not the arm's
     for j, name in enumerate(names):
         arm = arms[name]
         color = COLORS.get(name, None)
         if arm.get("status") != "done":
-            ax.bar([], [], color=color, label=f"{name} ({arm.get('status')})")
+            unfinished.append(Patch(facecolor=color, alpha=0.3, label=f"{name} ({arm.get('status')})"))
             continue
         xs, ys, lo, hi, mk = [], [], [], [], []
         for i, g in enumerate(groups):
@@ -72,7 +74,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel(f"greedy accuracy (Wilson 95 %); dots: mean@{k}")
     ax.set_title(f"held-out accuracy ({result.get('model')}, n={result['eval_set']['n']})")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + unfinished, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
 
     ax = axes[0][1]
