@@ -4,11 +4,11 @@
 
 Six panels. Top: final held-out greedy accuracy per arm and set with Wilson 95 % intervals (mean@K
 as a dot); greedy accuracy on the curve subset against training minutes, in all and per difficulty;
-greedy accuracy per difficulty on the first set. Bottom, per GRPO step against training minutes, what the training
-learned from: the share of verified answers (rolling mean over 10 steps), the verified completions
-trained on, summed (its slope is the learning signal per hour), and the share of drawn groups that
-held a verified and a failed answer (rolling over 10 steps). Arms that are not finished are named in
-the first panel's legend with their status.
+greedy accuracy per difficulty on the first set. Bottom, per GRPO step against training minutes,
+what the training learned from: the share of verified answers (rolling mean over 10 steps), the
+verified completions trained on, summed (its slope is the learning signal per hour), and the share
+of drawn groups that held a verified and a failed answer (rolling over 10 steps). Arms that are not
+finished are named in the first panel's legend with their status.
 """
 
 from __future__ import annotations

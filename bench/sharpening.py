@@ -11,10 +11,11 @@ problems by the base model's greedy answer (right / wrong) and gives, per arm an
 mean@4 with their intervals, and the paired tests against the base on the same problems (the
 paired bootstrap on mean@4 is the test; within a part greedy flips can go one way only, so its
 McNemar counts are flips, not evidence). The split does not bias mean@4: the greedy answer is a
-fixed function of the model, and the samples are drawn apart from it. With --cool T it also evaluates the base model sampled at
-temperature T on the first set (`ladder eval`, otherwise as the ablation evaluated; cached under
-bench/results/sharpening/, so a rerun only summarises) and adds it as an arm: gain on the
-greedy-right part that the cooler base matches is sharpening, not learning.
+fixed function of the model, and the samples are drawn apart from it. With --cool T it also
+evaluates the base model sampled at temperature T on the first set (`ladder eval`, otherwise as
+the ablation evaluated; cached under bench/results/sharpening/, so a rerun only summarises) and
+adds it as an arm: gain on the greedy-right part that the cooler base matches is sharpening, not
+learning.
 
 Writes bench/results/sharpening.json.
 """
@@ -86,12 +87,9 @@ def main(argv: list[str] | None = None) -> int:
 
     settings, first = archived_reports(a.ablation[0])
     k = settings["samples"]
-    base = first.pop("base")
-    arms: dict[str, dict[str, Path]] = {}
-    for i, name in enumerate(a.ablation):
-        found = first if i == 0 else archived_reports(name)[1]
-        found.pop("base", None)
-        arms |= {f"{arm} ({name.removeprefix('ablation-')})": reports for arm, reports in found.items()}
+    base = first["base"]
+    arms = {f"{arm} ({name.removeprefix('ablation-')})": reports
+            for name in a.ablation for arm, reports in archived_reports(name)[1].items() if arm != "base"}
     if a.cool is not None:
         arms[f"base at temperature {a.cool:g}"] = cool_base(settings, a.cool, list(base)[:1])
 
@@ -109,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             for part, d in parts.items():
                 cell = f"{part} (n={d['n']}): greedy {d['base']['greedy_correct']}→{d['arm']['greedy_correct']}"
                 if (m := d["arm_vs_base"][f"mean@{k}"]) is not None:
-                    cell += f", mean@{k} {d['base'][f'mean@{k}']:.3f}→{d['arm'][f'mean@{k}']:.3f} (p={m['p_value']:.4f})"
+                    before, after = d["base"][f"mean@{k}"], d["arm"][f"mean@{k}"]
+                    cell += f", mean@{k} {before:.3f}→{after:.3f} (p={m['p_value']:.4f})"
                 cells.append(cell)
             print(f"{set_name:18s} {arm:28s} " + "; ".join(cells))
     print(f"wrote {write_result('sharpening', result)}")
