@@ -28,7 +28,6 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.evaluation.stats import breakdown, mcnemar, paired_bootstrap, wilson_interval  # noqa: E402
+from engine.runs.files import atomic_write_json  # noqa: E402
 
 MODELS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 SETS = ("engine/data/undergrad_test.jsonl", "engine/data/mit_bee_2023_2024.jsonl")
@@ -44,16 +44,6 @@ SETS = ("engine/data/undergrad_test.jsonl", "engine/data/mit_bee_2023_2024.jsonl
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder and rename, so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def load_report(path: Path) -> dict[str, Any] | None:
@@ -98,7 +88,7 @@ def run_one(ladder: list[str], model: str, problems: str, out: Path, samples: in
             "finished": now(), "wall_s": round(wall, 1), "exit_status": rc,
             "loadavg_before": load_before, "loadavg_after": loadavg(), "cpu_count": os.cpu_count(), "timed_out": rc is None,
             "commit": git_commit(), "log": rel(log), "note": note}
-    write_json(out.with_suffix(".run.json"), meta)
+    atomic_write_json(out.with_suffix(".run.json"), meta)
     print(f"[{now()}] {model} on {problems}: exit {rc} after {wall:.0f} s", flush=True)
 
 
@@ -231,7 +221,7 @@ def summarise(out_dir: Path, models: list[str], sets: list[str], summary_path: P
             for m2 in models[i + 1:]:
                 if (m1, stem) in reports and (m2, stem) in reports:
                     result["comparisons"][f"{m1} vs {m2} on {stem}"] = compare(reports[(m1, stem)], reports[(m2, stem)])
-    write_json(summary_path, result)
+    atomic_write_json(summary_path, result)
     return result
 
 
