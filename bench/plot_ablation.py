@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/plot_ablation.py bench/results/ablation-DATE.json [OUT.png]
 
-Six panels. Top: final held-out greedy accuracy per arm and set with Wilson 95 % intervals (mean@K
-as a dot); greedy accuracy on the curve subset against training minutes, in all and per difficulty;
-greedy accuracy per difficulty on the first set. Bottom, per GRPO step against training minutes,
-what the training learned from: the share of verified answers (rolling mean over 10 steps), the
-verified completions trained on, summed (its slope is the learning signal per hour), and the share
-of drawn groups that held a verified and a failed answer (rolling over 10 steps). Arms that are not
-finished are named in the first panel's legend with their status.
+Eight panels. Top: final held-out greedy accuracy per arm and set with Wilson 95 % intervals
+(mean@K as a dot); greedy accuracy on the curve subset against training minutes, on its own scale
+so that a few problems show; the change since the untrained snapshot per difficulty, in problems
+(a gain at one level can hide in the total); greedy accuracy per difficulty on the first set.
+Bottom, per GRPO step against training minutes, what the training learned from: the share of
+verified answers (rolling mean over 10 steps), the verified completions trained on, summed (its
+slope is the learning signal per hour), and the share of drawn groups that held a verified and a
+failed answer (rolling over 10 steps); last, what TTRL did with each problem it was given. Arms
+that are not finished are named in the first panel's legend with their status.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ def _rolling(values: list[float | None], window: int = 10) -> list[float | None]
     return out
 
 
+def difficulty_gains(curve: list[dict[str, Any]]) -> dict[str, list[tuple[float, int]]]:
+    """Per difficulty, (minute, greedy right minus greedy right at the first snapshot) along a
+    held-out curve; difficulties missing from the first snapshot are left out (no baseline)."""
+    if not curve:
+        return {}
+    first = curve[0].get("by_difficulty") or {}
+    return {d: [(p["minute"], p["by_difficulty"][d][0] - right0) for p in curve if d in (p.get("by_difficulty") or {})]
+            for d, (right0, _n) in sorted(first.items())}
+
+
 def plot(result: dict[str, Any], path: Path) -> Path:
     import matplotlib
 
@@ -40,7 +52,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     arms: dict[str, Any] = result["arms"]
     k = result.get("settings", {}).get("samples", 4)
     sets = list(result["eval_set"]["sets"])
-    fig, axes = plt.subplots(2, 3, figsize=(18, 8.5))
+    fig, axes = plt.subplots(2, 4, figsize=(24, 9))
     ax = axes[0][0]
     groups = ["all", *sets] if len(sets) > 1 else sets
     names = list(arms)
@@ -83,21 +95,28 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         if pts:
             ax.plot([p["minute"] for p in pts], [p["greedy_accuracy"] for p in pts], marker="o",
                     color=COLORS.get(name), label=name)
-        # Per difficulty (thin lines, one dash style each): a gain at one level can hide in the total.
-        levels = sorted({d for p in pts for d in p.get("by_difficulty", {})})
-        for d, style in zip(levels, (":", "--", "-.", (0, (1, 4)))):
-            cells = [(p["minute"], p["by_difficulty"][d]) for p in pts if d in p.get("by_difficulty", {})]
-            ax.plot([m for m, _ in cells], [right / n for _, (right, n) in cells], linestyle=style, linewidth=1,
-                    color=COLORS.get(name), alpha=0.6, label=f"{name}, difficulty {d} (n={cells[-1][1][1]})")
     ax.set_xlabel("training minutes")
     ax.set_ylabel("greedy accuracy, curve subset")
     ax.set_title(f"held-out curve ({len(result['eval_set'].get('curve_subset', []))} problems)")
-    ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=8)
 
     ax = axes[0][2]
+    styles = {"1": ":", "2": "-", "3": "--", "4": "-."}
+    for name, arm in arms.items():
+        for d, cells in difficulty_gains(arm.get("held_out_curve") or []).items():
+            ax.plot([m for m, _ in cells], [g for _, g in cells], linestyle=styles.get(d, "-"), marker=".",
+                    color=COLORS.get(name), label=f"{name}, difficulty {d}")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel("greedy right minus at minute 0 (problems)")
+    ax.set_title("held-out curve per difficulty")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2)
+
+    ax = axes[0][3]
     first = sets[0]
     done = [name for name, arm in arms.items() if arm.get("status") == "done" and arm["by_set"].get(first)]
     levels = sorted({d for name in done for d in arms[name]["by_set"][first].get("by_difficulty", {})}, key=str)
@@ -153,6 +172,29 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
+    ax = axes[1][3]
+    ttrl = (arms.get("ladder_ttrl") or {}).get("ttrl")
+    if ttrl:
+        rows = ttrl["problems"]
+        colors = ["#2ca02c" if r["solved"] and r["step"] == 0 else "#9467bd" if r["solved"] else "#bbbbbb"
+                  for r in rows]
+        # A problem solved by the samples before any update took 0 steps: a dot marks it, a bar could not.
+        ax.barh(range(len(rows)), [r["step"] if r["solved"] else r["steps_run"] for r in rows], color=colors)
+        first = [i for i, r in enumerate(rows) if r["solved"] and r["step"] == 0]
+        ax.scatter([0] * len(first), first, color="#2ca02c", marker="o", zorder=3)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([f"{r['integrand'][:24]}{' *' if r.get('greedy_ok') else ''}" for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        ax.legend(handles=[Patch(color="#2ca02c", label="solved by the samples before any update"),
+                           Patch(color="#9467bd", label="solved after N updates"),
+                           Patch(color="#bbbbbb", label="not solved in N steps")], fontsize=7)
+        ax.set_title(f"TTRL: {ttrl['solved_anytime']}/{ttrl['attempted']} solved at some point, "
+                     f"greedy right after on {ttrl['greedy_right_after']} (*)")
+    else:
+        ax.text(0.5, 0.5, "LADDER + TTRL not finished", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title("TTRL")
+    ax.set_xlabel("TTRL steps")
+
     fig.suptitle(f"LADDER ablation {result.get('benchmark', '')}: "
                  f"{result.get('settings', {}).get('minutes_per_arm', '?')} min of training per arm")
     fig.tight_layout()

@@ -320,6 +320,32 @@ def test_plot_draws_a_trained_arm_beside_unfinished_ones(ablation, tmp_path):
     assert out.stat().st_size > 20_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_draws_a_finished_ttrl_arm(tmp_path):
+    """The TTRL panel reads each problem's record (solved at step 0, after updates, or not): the
+    committed 2026-12-01 result has all three kinds."""
+    pytest.importorskip("matplotlib")
+    from plot_ablation import plot
+
+    result = json.loads((ROOT / "bench" / "results" / "ablation-2026-12-01.json").read_text())
+    kinds = {(r["solved"], r["step"] == 0) for r in result["arms"]["ladder_ttrl"]["ttrl"]["problems"]}
+    assert kinds == {(True, True), (True, False), (False, False)}
+    out = plot(result, tmp_path / "ablation.png")
+    assert out.stat().st_size > 20_000
+
+
+def test_difficulty_gains_counts_from_the_first_snapshot():
+    """The per-difficulty curve is the change in greedy right answers since minute 0, per level; a
+    level the first snapshot lacks has no baseline and is left out."""
+    from plot_ablation import difficulty_gains
+
+    curve = [{"minute": 0.0, "by_difficulty": {"1": [16, 20], "2": [24, 55]}},
+             {"minute": 15.0, "by_difficulty": {"1": [15, 20], "2": [27, 55], "3": [9, 78]}},
+             {"minute": 30.0, "by_difficulty": {"2": [31, 55]}}]
+    assert difficulty_gains(curve) == {"1": [(0.0, 0), (15.0, -1)], "2": [(0.0, 0), (15.0, 3), (30.0, 7)]}
+    assert difficulty_gains([]) == {}
+    assert difficulty_gains([{"minute": 0.0, "greedy_accuracy": 0.2}]) == {}
+
+
 def test_curve_point_counts_per_difficulty(ablation):
     """The held-out curve counts greedy answers on the curve subset only, in all and per difficulty."""
     problems = _problems("u", 6)  # difficulties 1, 2, 3, 1, 2, 3
