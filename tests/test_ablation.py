@@ -403,3 +403,18 @@ def test_sharpening_splits_by_the_base_greedy_answer(ablation):
     assert (wrong["n"], wrong["arm"]["greedy_correct"], wrong["arm"]["mean@4"]) == (2, 1, 0.375)
     assert wrong["arm_vs_base"]["greedy"]["a_right_b_wrong"] == 1 and wrong["arm_vs_base"]["p_value"] == 1.0
     assert wrong["arm_vs_base"]["mean@4"]["diff"] == 0.25
+
+
+def test_ttrl_budget_reruns_ttrl_with_the_ablations_own_config(ablation, tmp_path):
+    """bench/ttrl_budget.py rebuilds the training config from an ablation's settings.json; it must be
+    the file the driver wrote for those settings, or the longer TTRL runs compare unlike with like."""
+    ttrl_budget = bench_module("ttrl_budget")
+    settings = json.loads((ROOT / "bench" / "results" / "ablation-2026-12-02" / "settings.json").read_text())
+    driver = ablation.Ablation(ablation.parse_args([
+        "--date", "x", "--work", str(tmp_path / "work"), "--model", settings["model"],
+        "--variant-source", settings["variant_source"], "--group-size", str(settings["group_size"]),
+        "--prompts-per-step", str(settings["prompts_per_step"]), "--max-tokens", str(settings["max_tokens"]),
+        "--depth", str(settings["depth"]), "--max-variants", str(settings["max_variants"])]))
+    written = driver.write_configs()["shared"].read_text()
+    assert ttrl_budget.shared_config(settings) == written
+    assert 'source = "symbolic"' in written and "group_size = 8" in written
