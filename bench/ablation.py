@@ -78,7 +78,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -624,6 +624,25 @@ def _in_repo(path: Path) -> Path:
     return path.resolve().relative_to(repo) if repo and path.resolve().is_relative_to(repo) else path
 
 
+def config_tables(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The training configs every arm shares ("shared"), the control's ("format_only") and the
+    symbolic-variants one, from the driver's settings (its arguments, or a settings.json)."""
+    grpo: dict[str, Any] = {"group_size": settings["group_size"], "prompts_per_step": settings["prompts_per_step"],
+                            "seed": settings["seed"], "eval_every": 0}
+    if settings.get("rollout_backend"):
+        grpo["rollout_backend"] = settings["rollout_backend"]
+    variants: dict[str, Any] = {"depth": settings["depth"], "max_variants": settings["max_variants"]}
+    if settings.get("variant_source"):
+        variants["source"] = settings["variant_source"]
+    shared = {"grpo": grpo, "sample": {"max_tokens": settings["max_tokens"]}, "variants": variants,
+              "eval": {"samples": 0}}
+    fmt = json.loads(json.dumps(shared))
+    fmt["sample"]["reward"] = "format_only"
+    sym = json.loads(json.dumps(shared))
+    sym["variants"]["source"] = "symbolic"
+    return {"shared": shared, "format_only": fmt, "symbolic": sym}
+
+
 def code_version() -> str:
     """The commit of the code this driver (and every engine it starts) runs, '+dirty' when engine/ or
     bench/ablation.py differ from it: arms trained by different code are not one experiment."""
@@ -722,22 +741,8 @@ class Ablation:
     def write_configs(self) -> dict[str, Path]:
         import tomli_w
 
-        a = self.args
-        grpo: dict[str, Any] = {"group_size": a.group_size, "prompts_per_step": a.prompts_per_step, "seed": a.seed,
-                                "eval_every": 0}
-        if a.rollout_backend:
-            grpo["rollout_backend"] = a.rollout_backend
-        variants: dict[str, Any] = {"depth": a.depth, "max_variants": a.max_variants}
-        if a.variant_source:
-            variants["source"] = a.variant_source
-        shared = {"grpo": grpo, "sample": {"max_tokens": a.max_tokens}, "variants": variants,
-                  "eval": {"samples": 0}}
-        fmt = json.loads(json.dumps(shared))
-        fmt["sample"]["reward"] = "format_only"
-        sym = json.loads(json.dumps(shared))
-        sym["variants"]["source"] = "symbolic"
         out = {}
-        for name, table in (("shared", shared), ("format_only", fmt), ("symbolic", sym)):
+        for name, table in config_tables(vars(self.args)).items():
             out[name] = self.work / "config" / f"{name}.toml"
             atomic_write(out[name], tomli_w.dumps(table))
         return out

@@ -176,12 +176,11 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     ttrl = (arms.get("ladder_ttrl") or {}).get("ttrl")
     if ttrl:
         rows = ttrl["problems"]
-        colors = ["#2ca02c" if r["solved"] and r["step"] == 0 else "#9467bd" if r["solved"] else "#bbbbbb"
-                  for r in rows]
+        by_sampling = [i for i, r in enumerate(rows) if r["solved"] and r["step"] == 0]
+        colors = ["#2ca02c" if i in by_sampling else "#9467bd" if r["solved"] else "#bbbbbb" for i, r in enumerate(rows)]
         # A problem solved by the samples before any update took 0 steps: a dot marks it, a bar could not.
         ax.barh(range(len(rows)), [r["step"] if r["solved"] else r["steps_run"] for r in rows], color=colors)
-        first = [i for i, r in enumerate(rows) if r["solved"] and r["step"] == 0]
-        ax.scatter([0] * len(first), first, color="#2ca02c", marker="o", zorder=3)
+        ax.scatter([0] * len(by_sampling), by_sampling, color="#2ca02c", marker="o", zorder=3)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels([f"{r['integrand'][:24]}{' *' if r.get('greedy_ok') else ''}" for r in rows], fontsize=7)
         ax.invert_yaxis()

@@ -19,26 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablation import DATA, read_jsonl, run_plain, spread, write_jsonl
+from ablation import DATA, config_tables, read_jsonl, run_plain, spread, write_jsonl
 from common import RESULTS, ROOT, write_result
 
 from engine.runs.events import read_events
 from engine.runs.files import atomic_write
-
-
-def shared_config(settings: dict[str, Any]) -> str:
-    """The ablation's shared training config (its `config/shared.toml`), rebuilt from its settings."""
-    import tomli_w
-
-    return tomli_w.dumps({
-        "grpo": {"group_size": settings["group_size"], "prompts_per_step": settings["prompts_per_step"],
-                 "seed": settings["seed"], "eval_every": 0},
-        "sample": {"max_tokens": settings["max_tokens"]},
-        "variants": {"depth": settings["depth"], "max_variants": settings["max_variants"],
-                     "source": settings["variant_source"]},
-        "eval": {"samples": 0},
-    })
 
 
 def step_seconds(events: Path) -> list[float]:
@@ -66,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = {row["id"]: row for name in {r["set"] for r in unsolved} for row in read_jsonl(DATA / f"{name}.jsonl")}
     work = Path(a.work)
     config = work / "shared.toml"
-    atomic_write(config, shared_config(settings))
+    atomic_write(config, tomli_w.dumps(config_tables(settings)["shared"]))
 
     out = []
     for pid, before in chosen.items():
